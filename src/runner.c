@@ -1,0 +1,379 @@
+/*
+ * runner: one bpftrace child process - see runner.h.
+ *
+ * Every descriptor is non-blocking and close-on-exec.  The child gets its
+ * own process group (so SIGINT/SIGKILL reach anything bpftrace forks, e.g.
+ * system()) and PR_SET_PDEATHSIG(SIGKILL), so that no bpftrace outlives
+ * the agent even when the agent itself is killed with SIGKILL.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <pcp/pmapi.h>
+#include "runner.h"
+
+#define RUNNER_READ_CHUNK	65536
+#define RUNNER_MAX_ERRLINE	4096
+
+void
+runner_init(runner_t *r, size_t max_line)
+{
+    memset(r, 0, sizeof(*r));
+    r->pid = -1;
+    r->in_fd = r->out_fd = r->err_fd = -1;
+    r->max_line = max_line;
+}
+
+static void
+runner_close(int *fd)
+{
+    if (*fd >= 0) {
+	close(*fd);
+	*fd = -1;
+    }
+}
+
+/* in the child, between fork and exec: only async-signal-safe calls */
+static void
+runner_child(int in, int out, int err, char *const argv[], pid_t parent)
+{
+    static const char msg[] = "ERROR: cannot execute bpftrace: ";
+    const char	*why;
+    int		fd;
+
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)	/* the agent died before prctl */
+	_exit(127);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+	_exit(127);
+    for (fd = 3; fd < 1024; fd++)
+	close(fd);
+    execvp(argv[0], argv);
+    why = strerror(errno);
+    if (write(2, msg, sizeof(msg) - 1) > 0 && write(2, why, strlen(why)) > 0)
+	(void)!write(2, "\n", 1);
+    _exit(127);
+}
+
+int
+runner_start(runner_t *r, char *const argv[], const char *text, size_t len)
+{
+    int		in[2], out[2], err[2];
+    sigset_t	all, old;
+    pid_t	parent = getpid(), pid;
+
+    if (r->pid >= 0)
+	return -EBUSY;
+    if (pipe2(in, O_CLOEXEC) < 0)
+	return -oserror();
+    if (pipe2(out, O_CLOEXEC) < 0) {
+	close(in[0]); close(in[1]);
+	return -oserror();
+    }
+    if (pipe2(err, O_CLOEXEC) < 0) {
+	close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+	return -oserror();
+    }
+    /* the agent blocks signals it reads from a signalfd; the child must not */
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    pid = fork();
+    if (pid == 0) {
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	runner_child(in[0], out[1], err[1], argv, parent);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close(in[0]); close(out[1]); close(err[1]);
+    if (pid < 0) {
+	int sts = -oserror();
+	close(in[1]); close(out[0]); close(err[0]);
+	return sts;
+    }
+    /* also from this side: no race with the child's own setpgid */
+    setpgid(pid, pid);
+    r->pid = pid;
+    r->in_fd = in[1];
+    r->out_fd = out[0];
+    r->err_fd = err[0];
+    fcntl(r->in_fd, F_SETFL, O_NONBLOCK);
+    fcntl(r->out_fd, F_SETFL, O_NONBLOCK);
+    fcntl(r->err_fd, F_SETFL, O_NONBLOCK);
+    r->exited = 0;
+    r->wstatus = 0;
+    r->kill_at = 0;
+    r->stopping = 0;
+    r->out_bytes = 0;
+    r->out.len = r->err.len = 0;
+    r->out.skipped = r->err.skipped = 0;
+    free(r->input);
+    r->input = NULL;
+    r->inoff = 0;
+    r->inlen = len;
+    if (len > 0 && (r->input = malloc(len)) == NULL) {
+	runner_kill(r);
+	return -ENOMEM;
+    }
+    if (len > 0)
+	memcpy(r->input, text, len);
+    return 0;
+}
+
+int
+runner_active(const runner_t *r)
+{
+    return r->pid >= 0;
+}
+
+int
+runner_pollfds(const runner_t *r, struct pollfd *pfd)
+{
+    int		n = 0;
+
+    if (r->in_fd >= 0) {
+	pfd[n].fd = r->in_fd;
+	pfd[n].events = POLLOUT;
+	pfd[n++].revents = 0;
+    }
+    if (r->out_fd >= 0) {
+	pfd[n].fd = r->out_fd;
+	pfd[n].events = POLLIN;
+	pfd[n++].revents = 0;
+    }
+    if (r->err_fd >= 0) {
+	pfd[n].fd = r->err_fd;
+	pfd[n].events = POLLIN;
+	pfd[n++].revents = 0;
+    }
+    return n;
+}
+
+static void
+runner_write_input(runner_t *r)
+{
+    ssize_t	n;
+
+    while (r->in_fd >= 0 && r->inoff < r->inlen) {
+	n = write(r->in_fd, r->input + r->inoff, r->inlen - r->inoff);
+	if (n < 0) {
+	    if (errno == EINTR)
+		continue;
+	    if (errno == EAGAIN)
+		return;
+	    break;		/* EPIPE: the child is gone, its exit tells why */
+	}
+	r->inoff += n;
+    }
+    /* EOF on stdin is what makes bpftrace start compiling */
+    runner_close(&r->in_fd);
+    free(r->input);
+    r->input = NULL;
+}
+
+/*
+ * Append data to a line buffer, handing on each complete line.  A line
+ * longer than limit is dropped as a whole (reported once) rather than
+ * growing without bound.
+ */
+static void
+runner_lines(runner_buf_t *b, const char *data, size_t len, size_t limit,
+	void (*cb)(void *, char *, size_t), void (*toolong)(void *, size_t),
+	void *arg)
+{
+    const char	*nl;
+    size_t	take;
+
+    while (len > 0) {
+	nl = memchr(data, '\n', len);
+	take = nl ? (size_t)(nl - data) : len;
+	if (b->skipped == 0 && b->len + take > limit) {
+	    b->skipped = b->len;	/* start discarding this line */
+	    b->len = 0;
+	}
+	if (b->skipped) {
+	    b->skipped += take;
+	} else {
+	    if (b->len + take + 1 > b->size) {
+		size_t	size = b->size ? b->size : 4096;
+		char	*p;
+
+		while (size < b->len + take + 1)
+		    size *= 2;
+		if ((p = realloc(b->data, size)) == NULL) {
+		    b->skipped = b->len + take;	/* drop this line, keep going */
+		    b->len = 0;
+		    goto next;
+		}
+		b->data = p;
+		b->size = size;
+	    }
+	    memcpy(b->data + b->len, data, take);
+	    b->len += take;
+	}
+next:
+	if (!nl)
+	    return;
+	if (b->skipped) {
+	    if (toolong)
+		toolong(arg, b->skipped);
+	    b->skipped = 0;
+	} else {
+	    b->data[b->len] = '\0';
+	    cb(arg, b->data, b->len);
+	}
+	b->len = 0;
+	data = nl + 1;
+	len -= take + 1;
+    }
+}
+
+/* read what is there, up to budget bytes; returns 0 at EOF or error */
+static int
+runner_read(runner_t *r, int *fd, runner_buf_t *b, size_t limit, size_t budget,
+	void (*cb)(void *, char *, size_t), void (*toolong)(void *, size_t),
+	void *arg, int is_out)
+{
+    char	buf[RUNNER_READ_CHUNK];
+    size_t	done = 0;
+    ssize_t	n;
+
+    while (*fd >= 0 && done < budget) {
+	n = read(*fd, buf, sizeof(buf));
+	if (n < 0) {
+	    if (errno == EINTR)
+		continue;
+	    if (errno == EAGAIN)
+		return 1;
+	    n = 0;
+	}
+	if (n == 0) {
+	    if (b->len > 0 && !b->skipped) {	/* last line without newline */
+		b->data[b->len] = '\0';
+		cb(arg, b->data, b->len);
+	    }
+	    b->len = b->skipped = 0;
+	    runner_close(fd);
+	    return 0;
+	}
+	if (is_out)
+	    r->out_bytes += n;
+	runner_lines(b, buf, n, limit, cb, toolong, arg);
+	done += n;
+    }
+    return 1;
+}
+
+void
+runner_io(runner_t *r, const struct pollfd *pfd, int n, size_t budget,
+		const runner_ops_t *ops, void *arg)
+{
+    int		i;
+
+    for (i = 0; i < n; i++) {
+	if (pfd[i].revents == 0)
+	    continue;
+	if (pfd[i].fd == r->in_fd)
+	    runner_write_input(r);
+	else if (pfd[i].fd == r->out_fd)
+	    runner_read(r, &r->out_fd, &r->out, r->max_line, budget,
+			ops->out_line, ops->too_long, arg, 1);
+	else if (pfd[i].fd == r->err_fd)
+	    runner_read(r, &r->err_fd, &r->err, RUNNER_MAX_ERRLINE, budget,
+			ops->err_line, NULL, arg, 0);
+    }
+}
+
+void
+runner_exited(runner_t *r, int wstatus, const runner_ops_t *ops, void *arg)
+{
+    r->exited = 1;
+    r->wstatus = wstatus;
+    r->kill_at = 0;
+    /*
+     * The child is gone but its last lines (the end-of-run map dump, the
+     * error message) may still sit in the pipes.  Read them now: anything
+     * it forked still holding the pipes is in its process group, killed.
+     */
+    if (r->pid > 0)
+	kill(-r->pid, SIGKILL);
+    runner_read(r, &r->out_fd, &r->out, r->max_line, (size_t)-1,
+		ops->out_line, ops->too_long, arg, 1);
+    runner_read(r, &r->err_fd, &r->err, RUNNER_MAX_ERRLINE, (size_t)-1,
+		ops->err_line, NULL, arg, 0);
+    runner_close(&r->in_fd);
+    runner_close(&r->out_fd);
+    runner_close(&r->err_fd);
+    free(r->input);
+    r->input = NULL;
+    r->pid = -1;
+}
+
+void
+runner_stop(runner_t *r, double now, int grace)
+{
+    if (r->pid < 0)
+	return;
+    if (!r->stopping) {
+	r->stopping = 1;
+	kill(-r->pid, SIGINT);
+	r->kill_at = now + (grace > 0 ? grace : 0);
+    }
+}
+
+double
+runner_timers(runner_t *r, double now)
+{
+    if (r->pid < 0 || r->kill_at <= 0)
+	return -1;
+    if (now >= r->kill_at) {
+	kill(-r->pid, SIGKILL);
+	r->kill_at = 0;
+	return -1;
+    }
+    return r->kill_at - now;
+}
+
+void
+runner_kill(runner_t *r)
+{
+    if (r->pid > 0) {
+	kill(-r->pid, SIGKILL);
+	kill(r->pid, SIGKILL);
+    }
+}
+
+void
+runner_free(runner_t *r)
+{
+    runner_close(&r->in_fd);
+    runner_close(&r->out_fd);
+    runner_close(&r->err_fd);
+    free(r->input);
+    free(r->out.data);
+    free(r->err.data);
+    r->input = r->out.data = r->err.data = NULL;
+    r->out.size = r->err.size = 0;
+}
+
+void
+runner_describe_exit(int wstatus, char *buf, size_t buflen)
+{
+    if (WIFEXITED(wstatus))
+	pmsprintf(buf, buflen, "exit code %d", WEXITSTATUS(wstatus));
+    else if (WIFSIGNALED(wstatus))
+	pmsprintf(buf, buflen, "killed by signal %d (%s)", WTERMSIG(wstatus),
+			strsignal(WTERMSIG(wstatus)));
+    else
+	pmsprintf(buf, buflen, "status 0x%x", wstatus);
+}

@@ -1,0 +1,790 @@
+/*
+ * variables: the values of one bpftrace variable, as the agent serves them.
+ *
+ * This module holds everything the agent knows about one variable between
+ * two prints of it: its PCP type and semantics, the singular value or the
+ * instances (map keys, histogram buckets, stats() fields) with their values,
+ * and the @output text.  It exists so that the parser can hand over a
+ * printed snapshot key by key, and fetch can answer from arrays, without
+ * either of them knowing about instance ids or memory.
+ *
+ * Instances live in v->inst[], indexed by instance id; an id stays bound to
+ * its name for the life of the variable (grafana-pcp reads names only for
+ * ids it has not seen), so a key that vanishes keeps its slot and gets the
+ * same id back when it reappears.  Names are found through a chained hash
+ * table (v->heads, chains through inst[].chain) so that a print of a map
+ * with tens of thousands of keys costs O(keys), not O(keys^2).
+ *
+ * Snapshots: var_begin() opens a generation, each var_put_*() marks its
+ * instance with it, var_end() retires the active instances that were not
+ * put.  Whether the membership changed is known from two counters, so the
+ * sorted v->set handed to pmdaIndom is only rebuilt when it really changed.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <math.h>
+#include "variables.h"
+
+#define VAR_MIN_HEADS	16
+#define VAR_MIN_OUTBUF	64
+
+/* FNV-1a, continued over several pieces of one name */
+static uint32_t
+var_hash_more(uint32_t h, const char *s, size_t len)
+{
+    size_t	i;
+
+    for (i = 0; i < len; i++) {
+	h ^= (unsigned char)s[i];
+	h *= 16777619u;
+    }
+    return h;
+}
+
+/*
+ * The name of an instance is given in up to two parts, "a" alone or
+ * "a:b" (a keyed histogram bucket), so that the caller never has to
+ * build the joined name just to look it up.
+ */
+static uint32_t
+var_hash(const char *a, size_t alen, const char *b, size_t blen)
+{
+    uint32_t	h = 2166136261u;
+
+    h = var_hash_more(h, a, alen);
+    if (b != NULL) {
+	h = var_hash_more(h, ":", 1);
+	h = var_hash_more(h, b, blen);
+    }
+    return h;
+}
+
+static int
+var_name_equal(const char *name, const char *a, size_t alen,
+		const char *b, size_t blen)
+{
+    if (memcmp(name, a, alen) != 0)
+	return 0;
+    name += alen;
+    if (b == NULL)
+	return *name == '\0';
+    if (*name != ':' || memcmp(name + 1, b, blen) != 0)
+	return 0;
+    return name[1 + blen] == '\0';
+}
+
+/* double the hash table and rechain every instance (load factor <= 1) */
+static int
+var_rehash(variable_t *v, int nheads)
+{
+    int		*heads;
+    int		i, slot;
+
+    if ((heads = malloc(nheads * sizeof(*heads))) == NULL)
+	return -ENOMEM;
+    for (i = 0; i < nheads; i++)
+	heads[i] = -1;
+    for (i = 0; i < v->ninst; i++) {
+	slot = v->inst[i].hash & (nheads - 1);
+	v->inst[i].chain = heads[slot];
+	heads[slot] = i;
+    }
+    free(v->heads);
+    v->heads = heads;
+    v->nheads = nheads;
+    return 0;
+}
+
+static int
+var_find(const variable_t *v, uint32_t hash, const char *a, size_t alen,
+		const char *b, size_t blen)
+{
+    int		i;
+
+    if (v->nheads == 0)
+	return -1;
+    for (i = v->heads[hash & (v->nheads - 1)]; i >= 0; i = v->inst[i].chain) {
+	if (v->inst[i].hash == hash &&
+	    var_name_equal(v->inst[i].name, a, alen, b, blen))
+	    return i;
+    }
+    return -1;
+}
+
+/* a new instance id for "a" or "a:b"; negative when capped or out of memory */
+static int
+var_create(variable_t *v, uint32_t hash, const char *a, size_t alen,
+		const char *b, size_t blen)
+{
+    var_inst_t	*ip;
+    char	*name;
+    size_t	len = alen + (b ? 1 + blen : 0);
+    int		id, slot;
+
+    if (v->ninst >= v->max_inst) {
+	v->dropped++;
+	return PM_ERR_TOOBIG;
+    }
+    if (v->ninst == v->maxinst) {
+	int	n = v->maxinst ? 2 * v->maxinst : 16;
+
+	if ((ip = realloc(v->inst, n * sizeof(*ip))) == NULL)
+	    return -ENOMEM;
+	v->inst = ip;
+	v->maxinst = n;
+    }
+    if (v->ninst >= v->nheads) {
+	int	sts = var_rehash(v, v->nheads ? 2 * v->nheads : VAR_MIN_HEADS);
+	if (sts < 0)
+	    return sts;
+    }
+    if ((name = malloc(len + 1)) == NULL)
+	return -ENOMEM;
+    memcpy(name, a, alen);
+    if (b != NULL) {
+	name[alen] = ':';
+	memcpy(name + alen + 1, b, blen);
+    }
+    name[len] = '\0';
+
+    id = v->ninst++;
+    ip = &v->inst[id];
+    memset(ip, 0, sizeof(*ip));
+    ip->name = name;
+    ip->hash = hash;
+    ip->keylen = b ? (int)alen : (int)len;
+    ip->lower = 0;
+    slot = hash & (v->nheads - 1);
+    ip->chain = v->heads[slot];
+    v->heads[slot] = id;
+    return id;
+}
+
+/*
+ * Find or create the instance, and mark it as put in this snapshot.
+ * A new or reactivated instance changes the membership of the set;
+ * nput counts the distinct instances put that were already in it.
+ */
+static int
+var_lookup(variable_t *v, const char *a, size_t alen, const char *b, size_t blen)
+{
+    uint32_t	hash = var_hash(a, alen, b, blen);
+    var_inst_t	*ip;
+    int		id;
+
+    if ((id = var_find(v, hash, a, alen, b, blen)) < 0 &&
+	(id = var_create(v, hash, a, alen, b, blen)) < 0)
+	return id;
+    ip = &v->inst[id];
+    if (!ip->active) {
+	ip->active = 1;
+	ip->gen = v->gen;
+	v->changed = 1;
+    }
+    else if (ip->gen != v->gen) {
+	ip->gen = v->gen;
+	v->nput++;
+    }
+    return id;
+}
+
+/* where a value goes: the singular value, or the instance of key */
+static int
+var_slot(variable_t *v, const char *key, var_value_t **slot)
+{
+    int		id;
+
+    if (v->single) {
+	if (key != NULL)
+	    return PM_ERR_INST;
+	v->have_value = 1;
+	*slot = &v->value;
+	return 0;
+    }
+    if (key == NULL)
+	return PM_ERR_INST;
+    if ((id = var_lookup(v, key, strlen(key), NULL, 0)) < 0)
+	return id;
+    *slot = &v->inst[id].value;
+    return id;
+}
+
+/* replace an owned string, keeping the old buffer when the text is the same */
+static int
+var_set_string(var_value_t *slot, const char *s, size_t len)
+{
+    char	*p;
+
+    if (slot->str != NULL && strncmp(slot->str, s, len) == 0 &&
+	slot->str[len] == '\0')
+	return 0;
+    if ((p = malloc(len + 1)) == NULL)
+	return -ENOMEM;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    free(slot->str);
+    slot->str = p;
+    return 0;
+}
+
+int
+var_init(variable_t *v, const char *name, var_func_t func, int keyed,
+		int is_string, int stacks)
+{
+    memset(v, 0, sizeof(*v));
+    v->func = func;
+    v->keyed = keyed ? 1 : 0;
+    v->item = -1;
+    v->indom = PM_INDOM_NULL;
+    v->max_inst = 100000;
+    v->max_output = 65536;
+    v->retain_lines = -1;
+
+    switch (func) {
+    case VAR_FUNC_COUNT:
+    case VAR_FUNC_HIST:
+    case VAR_FUNC_LHIST:
+	v->type = PM_TYPE_U64;
+	v->sem = PM_SEM_COUNTER;
+	break;
+    case VAR_FUNC_OUTPUT:
+	v->type = PM_TYPE_STRING;
+	v->sem = PM_SEM_INSTANT;
+	break;
+    case VAR_FUNC_ASSIGN:
+	v->type = is_string ? PM_TYPE_STRING : PM_TYPE_64;
+	v->sem = PM_SEM_INSTANT;
+	break;
+    default:	/* sum, min, max, avg, stats: signed */
+	v->type = PM_TYPE_64;
+	v->sem = PM_SEM_INSTANT;
+	break;
+    }
+
+    if (func == VAR_FUNC_OUTPUT)
+	v->single = 1;
+    else
+	v->single = !(v->keyed || func == VAR_FUNC_HIST ||
+		      func == VAR_FUNC_LHIST || func == VAR_FUNC_STATS);
+
+    if (func == VAR_FUNC_HIST || func == VAR_FUNC_LHIST)
+	v->metrictype = VAR_MT_HISTOGRAM;
+    else if (func == VAR_FUNC_COUNT && v->keyed && stacks)
+	v->metrictype = VAR_MT_STACKS;
+    else if (func == VAR_FUNC_OUTPUT)
+	v->metrictype = VAR_MT_OUTPUT;
+    else
+	v->metrictype = VAR_MT_NONE;
+
+    if ((v->name = strdup(name)) == NULL)
+	return -ENOMEM;
+    if (name[0] == '@')
+	name++;
+    if ((v->metric = strdup(name[0] ? name : "root")) == NULL) {
+	free(v->name);
+	v->name = NULL;
+	return -ENOMEM;
+    }
+    return 0;
+}
+
+void
+var_free(variable_t *v)
+{
+    int		i;
+
+    if (v->type == PM_TYPE_STRING) {
+	free(v->value.str);
+	for (i = 0; i < v->ninst; i++)
+	    free(v->inst[i].value.str);
+    }
+    for (i = 0; i < v->ninst; i++)
+	free(v->inst[i].name);
+    free(v->inst);
+    free(v->heads);
+    free(v->set);
+    free(v->name);
+    free(v->metric);
+    memset(v, 0, sizeof(*v));
+    v->indom = PM_INDOM_NULL;
+    v->item = -1;
+}
+
+void
+var_reset(variable_t *v)
+{
+    int		i;
+
+    for (i = 0; i < v->ninst; i++) {
+	var_inst_t	*ip = &v->inst[i];
+
+	ip->active = 0;
+	if (v->type == PM_TYPE_STRING) {
+	    free(ip->value.str);
+	    ip->value.str = NULL;
+	}
+	else
+	    ip->value.u64 = 0;
+    }
+    v->nset = 0;
+    v->nput = 0;
+    v->changed = 0;
+    v->gen++;
+    v->have_value = 0;
+    if (v->func == VAR_FUNC_OUTPUT) {
+	/* keep the buffer: its size follows outlen (see var_output_room) */
+	if (v->value.str != NULL)
+	    v->value.str[0] = '\0';
+	v->outlen = 0;
+    }
+    else if (v->type == PM_TYPE_STRING) {
+	free(v->value.str);
+	v->value.str = NULL;
+    }
+    else
+	v->value.u64 = 0;
+}
+
+/*
+ * changed is left alone: it is only cleared once var_end() has rebuilt
+ * the set, so instances put outside a snapshot are not lost from it.
+ */
+void
+var_begin(variable_t *v)
+{
+    v->gen++;
+    v->nput = 0;
+}
+
+/* histograms list by key, then by lower bound; qsort_r context is v */
+static int
+var_cmp_hist(const void *a, const void *b, void *arg)
+{
+    const variable_t	*v = arg;
+    const var_inst_t	*x = &v->inst[((const pmdaInstid *)a)->i_inst];
+    const var_inst_t	*y = &v->inst[((const pmdaInstid *)b)->i_inst];
+    int			n = x->keylen < y->keylen ? x->keylen : y->keylen;
+    int			c;
+
+    if ((c = memcmp(x->name, y->name, n)) != 0)
+	return c;
+    if (x->keylen != y->keylen)
+	return x->keylen < y->keylen ? -1 : 1;
+    if (x->lower != y->lower)
+	return x->lower < y->lower ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int
+var_cmp_name(const void *a, const void *b)
+{
+    return strcmp(((const pmdaInstid *)a)->i_name,
+		  ((const pmdaInstid *)b)->i_name);
+}
+
+void
+var_end(variable_t *v)
+{
+    pmdaInstid	*set;
+    int		i, n;
+
+    /* every put was of an instance already active, and all of them were put */
+    if (v->single || (!v->changed && v->nput == v->nset))
+	return;
+
+    for (i = 0, n = 0; i < v->ninst; i++) {
+	var_inst_t	*ip = &v->inst[i];
+
+	if (ip->active && ip->gen != v->gen) {
+	    ip->active = 0;
+	    if (v->type == PM_TYPE_STRING) {
+		free(ip->value.str);
+		ip->value.str = NULL;
+	    }
+	}
+	if (ip->active)
+	    n++;
+    }
+    if (n > v->maxset) {
+	if ((set = realloc(v->set, n * sizeof(*set))) == NULL) {
+	    /* keep the old (stale but consistent) set; try again next time */
+	    v->nset = 0;
+	    return;
+	}
+	v->set = set;
+	v->maxset = n;
+    }
+    for (i = 0, n = 0; i < v->ninst; i++) {
+	if (v->inst[i].active) {
+	    v->set[n].i_inst = i;
+	    v->set[n].i_name = v->inst[i].name;
+	    n++;
+	}
+    }
+    v->nset = n;
+    if (v->metrictype == VAR_MT_HISTOGRAM)
+	qsort_r(v->set, n, sizeof(*v->set), var_cmp_hist, v);
+    else
+	qsort(v->set, n, sizeof(*v->set), var_cmp_name);
+    v->changed = 0;
+    v->nput = n;
+}
+
+/* numbers arrive as text from F4 on: an optional '-' and 1..20 digits */
+static int
+var_parse_number(const char *s, size_t len, int *neg, uint64_t *mag)
+{
+    uint64_t	x = 0;
+    size_t	i = 0;
+
+    *neg = 0;
+    if (len > 0 && s[0] == '-') {
+	*neg = 1;
+	i = 1;
+    }
+    if (i == len)
+	return PM_ERR_CONV;
+    for (; i < len; i++) {
+	unsigned	d = (unsigned char)s[i] - '0';
+
+	if (d > 9)
+	    return PM_ERR_CONV;
+	if (x > (UINT64_MAX - d) / 10)
+	    return PM_ERR_CONV;		/* overflow */
+	x = x * 10 + d;
+    }
+    *mag = x;
+    return 0;
+}
+
+int
+var_put_u64(variable_t *v, const char *key, uint64_t value)
+{
+    var_value_t	*slot;
+    char	buf[32];
+    int		sts;
+
+    if (v->type == PM_TYPE_STRING) {
+	int	n = snprintf(buf, sizeof(buf), "%" PRIu64, value);
+	return var_put_str(v, key, buf, n);
+    }
+    if ((sts = var_slot(v, key, &slot)) < 0)
+	return sts;
+    if (v->type == PM_TYPE_U64)
+	slot->u64 = value;
+    else
+	slot->i64 = (int64_t)value;
+    return 0;
+}
+
+int
+var_put_i64(variable_t *v, const char *key, int64_t value)
+{
+    var_value_t	*slot;
+    char	buf[32];
+    int		sts;
+
+    if (v->type == PM_TYPE_STRING) {
+	int	n = snprintf(buf, sizeof(buf), "%" PRId64, value);
+	return var_put_str(v, key, buf, n);
+    }
+    if ((sts = var_slot(v, key, &slot)) < 0)
+	return sts;
+    if (v->type == PM_TYPE_U64)
+	slot->u64 = (uint64_t)value;
+    else
+	slot->i64 = value;
+    return 0;
+}
+
+int
+var_put_str(variable_t *v, const char *key, const char *s, size_t len)
+{
+    var_value_t	*slot;
+    uint64_t	mag;
+    int		neg, sts;
+
+    if (v->type != PM_TYPE_STRING) {
+	/* a number printed as a string of digits (F4+ u64), else unusable */
+	if ((sts = var_parse_number(s, len, &neg, &mag)) < 0)
+	    return sts;
+	if (!neg)
+	    return var_put_u64(v, key, mag);
+	if (mag > (uint64_t)INT64_MAX + 1)
+	    return PM_ERR_CONV;
+	return var_put_i64(v, key, mag == (uint64_t)INT64_MAX + 1 ?
+				INT64_MIN : -(int64_t)mag);
+    }
+    if (v->func == VAR_FUNC_OUTPUT && key == NULL) {
+	/* a whole new text: keep the buffer discipline of the appends */
+	v->outlen = 0;
+	if (v->value.str != NULL)
+	    v->value.str[0] = '\0';
+	var_append_output(v, s, len);
+	v->have_value = 1;
+	return 0;
+    }
+    if ((sts = var_slot(v, key, &slot)) < 0)
+	return sts;
+    if ((sts = var_set_string(slot, s, len)) < 0) {
+	if (v->single && slot->str == NULL)
+	    v->have_value = 0;
+	return sts;
+    }
+    return 0;
+}
+
+int
+var_put_bucket(variable_t *v, const char *key, const char *bucket,
+		double lower, uint64_t count)
+{
+    var_inst_t	*ip;
+    int		id;
+
+    if (v->single)
+	return PM_ERR_INST;
+    if (key != NULL)
+	id = var_lookup(v, key, strlen(key), bucket, strlen(bucket));
+    else
+	id = var_lookup(v, bucket, strlen(bucket), NULL, 0);
+    if (id < 0)
+	return id;
+    ip = &v->inst[id];
+    ip->lower = lower;
+    if (key == NULL)
+	ip->keylen = 0;		/* one histogram: sort by bound alone */
+    if (v->type == PM_TYPE_STRING) {
+	char	buf[32];
+	int	n = snprintf(buf, sizeof(buf), "%" PRIu64, count);
+	return var_set_string(&ip->value, buf, n);
+    }
+    if (v->type == PM_TYPE_U64)
+	ip->value.u64 = count;
+    else
+	ip->value.i64 = (int64_t)count;
+    return 0;
+}
+
+/*
+ * The output buffer has no capacity field: its allocation is kept at
+ * least the power of two above outlen (minimum VAR_MIN_OUTBUF), so the
+ * capacity is known from outlen alone and appends realloc O(log n) times.
+ */
+static size_t
+var_pow2(size_t n)
+{
+    size_t	p = VAR_MIN_OUTBUF;
+
+    while (p < n)
+	p <<= 1;
+    return p;
+}
+
+static int
+var_output_room(variable_t *v, size_t need)
+{
+    char	*p;
+    size_t	have = var_pow2(v->outlen + 1);
+
+    if (v->value.str != NULL && need <= have)
+	return 0;
+    if ((p = realloc(v->value.str, var_pow2(need))) == NULL)
+	return -ENOMEM;
+    if (v->value.str == NULL)
+	p[0] = '\0';
+    v->value.str = p;
+    return 0;
+}
+
+/* never start the kept text in the middle of a UTF-8 sequence */
+static size_t
+var_utf8_start(const char *s, size_t pos, size_t len)
+{
+    int		n;
+
+    for (n = 0; n < 3 && pos < len && ((unsigned char)s[pos] & 0xC0) == 0x80; n++)
+	pos++;
+    return pos;
+}
+
+/* length of the table header (first line with its '\n'), 0 if incomplete */
+static size_t
+var_header_len(const variable_t *v)
+{
+    const char	*nl;
+
+    if (v->retain_lines < 0 || v->value.str == NULL)
+	return 0;
+    if ((nl = memchr(v->value.str, '\n', v->outlen)) == NULL)
+	return 0;
+    return nl - v->value.str + 1;
+}
+
+/* drop text [from, to) of the buffer */
+static void
+var_output_cut(variable_t *v, size_t from, size_t to)
+{
+    if (to <= from)
+	return;
+    memmove(v->value.str + from, v->value.str + to, v->outlen - to + 1);
+    v->outlen -= to - from;
+}
+
+/* table-retain-lines N: keep the header and the last N lines after it */
+static void
+var_output_retain(variable_t *v, size_t hdr)
+{
+    const char	*buf = v->value.str;
+    const char	*q;
+    size_t	end = v->outlen, start;
+    int		n = 0;
+
+    if (hdr == 0)
+	return;
+    if (v->retain_lines == 0) {
+	var_output_cut(v, hdr, v->outlen);
+	return;
+    }
+    /* a trailing newline ends the last line, it does not start another */
+    if (end > hdr && buf[end - 1] == '\n')
+	end--;
+    start = end;
+    for (;;) {
+	if ((q = memrchr(buf + hdr, '\n', start - hdr)) == NULL) {
+	    start = hdr;
+	    break;
+	}
+	if (++n == v->retain_lines) {
+	    start = q - buf + 1;
+	    break;
+	}
+	start = q - buf;
+    }
+    var_output_cut(v, hdr, start);
+}
+
+/*
+ * Where kept text starting at or after cut should begin: just after a
+ * newline when one leaves something to keep, else mid-line at cut.
+ */
+static size_t
+var_line_cut(const char *buf, size_t cut, size_t len)
+{
+    const char	*q;
+
+    if (cut == 0)
+	return 0;
+    q = memchr(buf + cut - 1, '\n', len - (cut - 1));
+    if (q != NULL && (size_t)(q - buf) + 1 < len)
+	return q - buf + 1;
+    /* the newest line alone is too long: keep its tail */
+    return var_utf8_start(buf, cut, len);
+}
+
+/* keep at most max_output bytes: drop whole lines from the front */
+static void
+var_output_bound(variable_t *v, size_t hdr)
+{
+    size_t	base;
+
+    if (v->outlen <= v->max_output)
+	return;
+    /* a header that leaves no room for data is not worth keeping */
+    base = hdr < v->max_output / 2 ? hdr : 0;
+    var_output_cut(v, base, var_line_cut(v->value.str,
+			base + v->outlen - v->max_output, v->outlen));
+}
+
+void
+var_append_output(variable_t *v, const char *s, size_t len)
+{
+    size_t	hdr;
+    const char	*nl;
+
+    if (v == NULL || len == 0)
+	return;
+    if (v->max_output == 0) {
+	if (v->value.str != NULL)
+	    v->value.str[0] = '\0';
+	v->outlen = 0;
+	return;
+    }
+    if (v->retain_lines >= 0 && var_header_len(v) == 0 &&
+	(nl = memchr(s, '\n', len)) != NULL && (size_t)(nl - s) + 1 < len) {
+	/* complete the header first so the rest is trimmed against it */
+	size_t	n = nl - s + 1;
+
+	var_append_output(v, s, n);
+	s += n;
+	len -= n;
+    }
+    hdr = var_header_len(v);
+    if (len > v->max_output) {
+	/* all older text but the header would be dropped anyway */
+	size_t	skip = var_line_cut(s, len - v->max_output, len);
+
+	v->outlen = hdr;
+	if (v->value.str != NULL)
+	    v->value.str[hdr] = '\0';
+	s += skip;
+	len -= skip;
+    }
+    if (var_output_room(v, v->outlen + len + 1) < 0)
+	return;
+    memcpy(v->value.str + v->outlen, s, len);
+    v->outlen += len;
+    v->value.str[v->outlen] = '\0';
+    v->have_value = 1;
+
+    if (hdr == 0)
+	hdr = var_header_len(v);
+    if (v->retain_lines >= 0)
+	var_output_retain(v, hdr);
+    var_output_bound(v, hdr);
+}
+
+static void
+var_atom(const variable_t *v, const var_value_t *val, pmAtomValue *atom)
+{
+    switch (v->type) {
+    case PM_TYPE_U64:
+	atom->ull = val->u64;
+	break;
+    case PM_TYPE_64:
+	atom->ll = val->i64;
+	break;
+    default:
+	atom->cp = val->str ? val->str : (char *)"";
+	break;
+    }
+}
+
+int
+var_fetch(const variable_t *v, unsigned int inst, pmAtomValue *atom)
+{
+    if (v->single) {
+	if (v->func == VAR_FUNC_OUTPUT) {
+	    /* the output always has a value, empty before the first print */
+	    atom->cp = v->value.str ? v->value.str : (char *)"";
+	    return PMDA_FETCH_STATIC;
+	}
+	if (!v->have_value)
+	    return PMDA_FETCH_NOVALUES;
+	var_atom(v, &v->value, atom);
+	return PMDA_FETCH_STATIC;
+    }
+    if (inst >= (unsigned int)v->ninst || !v->inst[inst].active)
+	return PMDA_FETCH_NOVALUES;
+    var_atom(v, &v->inst[inst].value, atom);
+    return PMDA_FETCH_STATIC;
+}
+
+const char *
+var_inst_name(const variable_t *v, int inst)
+{
+    if (inst < 0 || inst >= v->ninst)
+	return NULL;
+    return v->inst[inst].name;
+}
