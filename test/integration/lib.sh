@@ -1,0 +1,132 @@
+# Shared by the integration tests: a private pmcd running this agent, and
+# the checks.  Source it; each test then calls start_pmcd and its checks.
+#
+# The private pmcd listens on its own unix socket ($SOCK, what $HOST names)
+# and a free TCP port ($PORT); the system pmcd is left alone.  Every test
+# runs in its own scratch folder $T, removed at exit.
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+AGENT_BIN=${AGENT_BIN:-$TOP/pmdabpftrace}
+. /etc/pcp.env
+set -u
+export PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PCP_BINADM_DIR
+T=$(mktemp -d /tmp/bpftrace-test.XXXXXX)
+chmod 755 "$T"
+mkdir -p "$T/autostart" "$T/run" "$T/var/config/pmda"
+chmod 755 "$T/autostart"
+SOCK=$T/pmcd.socket
+HOST=unix:$SOCK
+PORT=
+PMCD_PID=
+TESTS_PASSED=0
+TESTS_FAILED=0
+
+ok()     { TESTS_PASSED=$((TESTS_PASSED + 1)); echo "ok - $*"; }
+not_ok() { TESTS_FAILED=$((TESTS_FAILED + 1)); echo "not ok - $*"; }
+skip()   { echo "skip - $*"; }
+note()   { echo "# $*"; }
+
+# check DESCRIPTION COMMAND...: passes when the command succeeds
+check() {
+    local desc=$1; shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+    if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1: expected [$2], got [$3]"; fi
+}
+
+# check_match DESCRIPTION REGEX ACTUAL
+check_match() {
+    if [[ "$3" =~ $2 ]]; then ok "$1"; else not_ok "$1: [$3] does not match /$2/"; fi
+}
+
+# wait_until SECONDS COMMAND...: poll every 0.2 s
+wait_until() {
+    local limit=$1 i; shift
+    for ((i = 0; i < limit * 5; i++)); do
+	"$@" >/dev/null 2>&1 && return 0
+	sleep 0.2
+    done
+    return 1
+}
+
+# the PCP tools against the private pmcd
+pmi()   { pminfo -h "$HOST" "$@"; }
+pst()   { pmstore -h "$HOST" "$@"; }
+
+# value of a singular metric, as pminfo -f prints it (strings without quotes)
+value() {
+    pminfo -h "$HOST" -f "$1" 2>/dev/null | sed -n 's/^    value //p' | head -1 | sed 's/^"\(.*\)"$/\1/'
+}
+
+# "name=value" lines of a metric with instances, in instance order
+instances() {
+    pminfo -h "$HOST" -f "$1" 2>/dev/null | sed -n 's/^    inst \[[0-9]* or "\(.*\)"\] value \(.*\)$/\1=\2/p'
+}
+
+# write a drop-in script owned by root, mode 644: drop NAME < text
+drop() {
+    cat > "$T/autostart/$1.bt.tmp" && chmod 644 "$T/autostart/$1.bt.tmp" &&
+	mv "$T/autostart/$1.bt.tmp" "$T/autostart/$1.bt"
+}
+
+# start_pmcd [CONFIG-TEXT]: the agent's bpftrace.conf (default: dynamic
+# scripts on, no authentication)
+start_pmcd() {
+    local conf=${1:-$'[dynamic_scripts]\nenabled = true\nauth_enabled = false\n'} i
+    printf '%s\n' "$conf" > "$T/bpftrace.conf"
+    printf 'root {\n    bpftrace\t151:*:*\n}\n' > "$T/root"
+    printf 'bpftrace\t151\tpipe\tbinary notready\t%s -d 151 -c %s -A %s -M %s -l %s %s\n' \
+	"$AGENT_BIN" "$T/bpftrace.conf" "$T/autostart" "$T/var/config/pmda/151.clusters" \
+	"$T/bpftrace.log" "${AGENT_ARGS:-}" > "$T/pmcd.conf"
+    for i in 1 2 3 4 5; do
+	PORT=$((45000 + RANDOM % 10000))
+	ss -ltn 2>/dev/null | grep -q ":$PORT " && continue
+	PCP_RUN_DIR=$T/run PCP_VAR_DIR=$T/var \
+	    "$PCP_BINADM_DIR/pmcd" -f -A -p "$PORT" -s "$SOCK" -c "$T/pmcd.conf" \
+	    -n "$T/root" -l "$T/pmcd.log" -U root -q 10 -t 10 >"$T/pmcd.out" 2>&1 &
+	PMCD_PID=$!
+	if wait_until 15 pminfo -h "$HOST" bpftrace.info.scripts_json; then
+	    return 0
+	fi
+	kill "$PMCD_PID" 2>/dev/null; wait "$PMCD_PID" 2>/dev/null
+    done
+    echo "pmcd did not start"; cat "$T/pmcd.log" "$T/bpftrace.log" 2>/dev/null
+    return 1
+}
+
+agent_pid() {
+    pgrep -f "^$AGENT_BIN -d 151 -c $T/bpftrace.conf" | head -1
+}
+
+# bpftrace children of the agent right now
+agent_children() {
+    local a; a=$(agent_pid)
+    [ -n "$a" ] && pgrep -P "$a" -x bpftrace
+}
+
+stop_pmcd() {
+    [ -n "$PMCD_PID" ] || return 0
+    kill "$PMCD_PID" 2>/dev/null
+    wait "$PMCD_PID" 2>/dev/null
+    PMCD_PID=
+}
+
+finish() {
+    local kids
+    kids=$(agent_children 2>/dev/null)
+    stop_pmcd
+    # the agent must not leave any bpftrace behind
+    if [ -n "$kids" ] && ! wait_until 10 bash -c "! kill -0 ${kids//$'\n'/ } 2>/dev/null"; then
+	not_ok "bpftrace processes $kids outlived the agent"
+	kill -9 $kids 2>/dev/null
+    fi
+    if [ "$TESTS_FAILED" -gt 0 ] || [ -n "${KEEP:-}" ]; then
+	echo "# --- bpftrace.log"; sed 's/^/# /' "$T/bpftrace.log" 2>/dev/null | tail -40
+    fi
+    [ -n "${KEEP:-}" ] || rm -rf "$T"
+    echo "# $TESTS_PASSED passed, $TESTS_FAILED failed"
+    [ "$TESTS_FAILED" -eq 0 ]
+}
+trap 'finish; exit $?' EXIT

@@ -1,0 +1,106 @@
+#!/bin/bash
+# Drop-in scripts: values and types of each kind of variable, hot reload in
+# all three directions, a broken script beside a good one, refused files.
+. "$(dirname "$0")/lib.sh"
+
+drop kinds <<'BT'
+// every kind of variable the agent exports
+BEGIN { @str = "hello world"; @neg = -5; @lh = lhist(50, 0, 100, 10); @st = stats(10); @st = stats(20); }
+interval:ms:100 {
+    @ticks = count();
+    @by["a b"] = count();
+    @two["x", 2] = sum(3);
+    @minimum = min(-7);
+    @avg = avg(4);
+    @h = hist(0); @h = hist(1); @h = hist(-1); @h = hist(2); @h = hist(100);
+    @hk["k1"] = hist(5);
+    @ = count();
+}
+BT
+drop broken <<'BT'
+interval:s:1 { @x = count() }}}
+BT
+start_pmcd || exit 1
+
+check "good script reaches status started" wait_until 20 bash -c "[ \"\$(pminfo -h $HOST -f bpftrace.scripts.kinds.status | grep -c started)\" = 1 ]"
+check "counter has a value" wait_until 10 bash -c "pminfo -h $HOST -f bpftrace.scripts.kinds.data.ticks | grep -q 'value [1-9]'"
+
+desc=$(pmi -d bpftrace.scripts.kinds.data.ticks)
+check_match "count() is a U64 counter" "64-bit unsigned int.*Semantics: counter" "$(echo $desc)"
+desc=$(pmi -d bpftrace.scripts.kinds.data.neg)
+check_match "plain number is a signed 64-bit instant" "Data Type: 64-bit int .*Semantics: instant" "$(echo $desc)"
+check_eq "negative value stays negative" "-5" "$(value bpftrace.scripts.kinds.data.neg)"
+check_eq "min() of a negative stays negative" "-7" "$(value bpftrace.scripts.kinds.data.minimum)"
+check_eq "avg()" "4" "$(value bpftrace.scripts.kinds.data.avg)"
+desc=$(pmi -d bpftrace.scripts.kinds.data.str)
+check_match "string value is a STRING metric" "Data Type: string" "$(echo $desc)"
+check_eq "string value" "hello world" "$(value bpftrace.scripts.kinds.data.str)"
+check "anonymous map @ is data.root" wait_until 5 bash -c "pminfo -h $HOST -f bpftrace.scripts.kinds.data.root | grep -q 'value [1-9]'"
+
+inst=$(instances bpftrace.scripts.kinds.data.by)
+check_match "map key with a space is one instance" '^a b=[0-9]+$' "$inst"
+inst=$(instances bpftrace.scripts.kinds.data.two)
+check_match "two keys: instance 'x,2'" '^x,2=[0-9]+$' "$inst"
+names=$(instances bpftrace.scripts.kinds.data.h | cut -d= -f1 | tr '\n' ' ')
+check_eq "hist buckets sorted by lower bound" "-inf--1 0-0 1-1 2-3 4-7 8-15 16-31 32-63 64-127 " "$names"
+desc=$(pmi -d bpftrace.scripts.kinds.data.h)
+check_match "hist is a U64 counter with an indom" "64-bit unsigned int +InDom: 151\.[0-9]+.*counter" "$(echo $desc)"
+names=$(instances bpftrace.scripts.kinds.data.lh | cut -d= -f1 | tr '\n' ' ')
+check_eq "lhist bucket names" "50-59 " "$names"
+inst=$(instances bpftrace.scripts.kinds.data.hk)
+check_match "keyed hist instance names key and bucket" '^k1:4-7=[0-9]+$' "$inst"
+inst=$(instances bpftrace.scripts.kinds.data.st | tr '\n' ' ')
+check_eq "stats() count, average, total" "average=15 count=2 total=30 " "$inst"
+labels=$(pmi -l bpftrace.scripts.kinds.data.h)
+check_match "histogram label" '"metrictype":"histogram"' "$labels"
+help=$(pmi -T bpftrace.scripts.kinds.data.h)
+check_match "help text for a variable" "@h variable of bpftrace script" "$help"
+
+# the broken script reports bpftrace's error, the other keeps running
+check "broken script has status error" wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.broken.status | grep -q error"
+err=$(value bpftrace.scripts.broken.error)
+check_match "error is bpftrace's syntax error" "stdin:1:.*ERROR: syntax error" "$err"
+check "RLIMIT_MEMLOCK notice is not an error" bash -c "! echo '$err' | grep -q RLIMIT"
+check_eq "broken script exit_code" "1" "$(value bpftrace.scripts.broken.exit_code)"
+check_eq "good script still started" "started" "$(value bpftrace.scripts.kinds.status)"
+
+# hot reload: a new file starts
+drop added <<'BT'
+interval:ms:100 { @n = count(); }
+BT
+check "new drop-in file starts without a restart" wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.added.data.n | grep -q 'value [1-9]'"
+pmid_before=$(pmi -m bpftrace.scripts.added.data.n | awk '{print $3}')
+pid_before=$(value bpftrace.scripts.added.pid)
+# a changed file restarts, keeping its metric names
+drop added <<'BT'
+interval:ms:100 { @n = count(); @m = sum(2); }
+BT
+check "changed file restarts with its new variable" wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.added.data.m | grep -q 'value [1-9]'"
+check "changed file runs a new bpftrace" bash -c "[ \"$(value bpftrace.scripts.added.pid)\" != \"$pid_before\" ]"
+check_eq "changed file keeps its PMIDs" "$pmid_before" "$(pmi -m bpftrace.scripts.added.data.n | awk '{print $3}')"
+# a deleted file stops and its metrics go
+old_pid=$(value bpftrace.scripts.added.pid)
+rm -f "$T/autostart/added.bt"
+check "deleted file's metrics go away" wait_until 20 bash -c "! pminfo -h $HOST bpftrace.scripts.added >/dev/null 2>&1"
+check "deleted file's bpftrace is stopped" wait_until 15 bash -c "! kill -0 $old_pid 2>/dev/null"
+
+# refused files: writable by others, and a second file mapping to a taken name
+drop open <<'BT'
+interval:ms:100 { @n = count(); }
+BT
+chmod 666 "$T/autostart/open.bt"
+drop my-tool <<'BT'
+interval:ms:100 { @n = count(); }
+BT
+drop my_tool <<'BT'
+interval:ms:100 { @n = count(); }
+BT
+check "file name made a metric name (my-tool -> my_tool)" wait_until 20 pmi bpftrace.scripts.my_tool.data.n
+sleep 1
+check "world-writable file is not run" bash -c "! pminfo -h $HOST bpftrace.scripts.open >/dev/null 2>&1"
+check "refusal is logged with the file name" grep -q "open.bt.*exclusively writable by root" "$T/bpftrace.log"
+check "name collision is logged" grep -q "my_tool.bt" "$T/bpftrace.log"
+n=$(pmi bpftrace.info.scripts -f | grep -c 'my_tool')
+check_eq "only one script named my_tool" "1" "$n"
+chmod 644 "$T/autostart/open.bt"
+check "fixing the permissions starts the file" wait_until 20 pmi bpftrace.scripts.open.data.n
