@@ -30,7 +30,7 @@ LIB_OBJS	:= $(patsubst src/%.c,$(BUILD)/%.o,$(LIB_SRCS))
 UNIT_SRCS	:= $(wildcard test/unit/test_*.c)
 UNIT_BINS	:= $(patsubst test/unit/%.c,$(BUILD)/%,$(UNIT_SRCS))
 
-.PHONY: all install uninstall unit check asan valgrind fuzz fuzz-smoke bench clean clobber
+.PHONY: all install uninstall unit check helpers asan valgrind fuzz fuzz-smoke bench clean clobber
 
 all: pmdabpftrace
 
@@ -46,13 +46,21 @@ $(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
 $(BUILD)/test_%: test/unit/test_%.c $(BUILD)/libagent.a $(wildcard test/unit/*.h)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libagent.a $(LDFLAGS) -lcmocka $(LDLIBS)
 
+# test helpers the integration tests run (they build them with make helpers)
+HELPERS		:= $(BUILD)/store_and_fetch
+
+helpers: $(HELPERS)
+
+$(BUILD)/store_and_fetch: test/helpers/store_and_fetch.c | $(BUILD)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lpcp
+
 $(BUILD):
 	mkdir -p $@
 
 unit: $(UNIT_BINS)
 	@test/run-tests --unit-only $(UNIT_BINS)
 
-check: all $(UNIT_BINS)
+check: all $(UNIT_BINS) helpers
 	@test/run-tests $(UNIT_BINS)
 
 asan:
@@ -76,8 +84,13 @@ fuzz fuzz-smoke:
 bench: all
 	bench/run
 
+# The Python agent's files are kept once, beside ours, for bench/ to compare.
+PYTHON_COPY	= $(DESTDIR)$(PCP_PMDAS_DIR)/.bpftrace-python-agent
+
 install: all
 	mkdir -p $(PMDADIR) $(PMDADIR)/autostart $(PMDADIR)/scripts
+	if [ -f $(PMDADIR)/pmdabpftrace.python ] && [ ! -d $(PYTHON_COPY) ]; then \
+		cp -a $(PMDADIR) $(PYTHON_COPY); fi
 	rm -rf $(PMDADIR)/bpftrace $(PMDADIR)/pmdabpftrace.python $(PMDADIR)/__pycache__
 	install -m 755 pmdabpftrace Install Remove $(PMDADIR)/
 	install -m 644 help pmns domain.h $(PMDADIR)/

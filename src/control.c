@@ -203,13 +203,85 @@ control_script_object(const script_t *s)
     return o;
 }
 
+/*
+ * Python's json.dumps() layout: {"a": 1, "b": [1, 2]}, [] and {} when
+ * empty.  json-c's SPACED mode writes { "a": 1 } and [ ], and PCP's QA
+ * compares answers such as {"success": "true"} byte for byte.
+ */
+typedef struct control_buf {
+    char	*text;
+    size_t	len, size;
+    int		failed;		/* out of memory: text is NULL */
+} control_buf_t;
+
+static void
+control_put(control_buf_t *b, const char *s)
+{
+    size_t	n = strlen(s);
+    char	*p;
+
+    if (b->failed)
+	return;
+    if (b->len + n + 1 > b->size) {
+	size_t size = (b->len + n + 1) * 2;
+	if ((p = realloc(b->text, size)) == NULL) {
+	    free(b->text);
+	    b->text = NULL;
+	    b->failed = 1;
+	    return;
+	}
+	b->text = p;
+	b->size = size;
+    }
+    memcpy(b->text + b->len, s, n + 1);
+    b->len += n;
+}
+
+static void
+control_dump(control_buf_t *b, json_object *o)
+{
+    json_object	*k;
+    const char	*sep = "";
+    int		i, count;
+
+    switch (json_object_get_type(o)) {
+    case json_type_object:
+	control_put(b, "{");
+	json_object_object_foreach(o, key, val) {
+	    control_put(b, sep);
+	    k = json_object_new_string(key);
+	    control_dump(b, k);
+	    json_object_put(k);
+	    control_put(b, ": ");
+	    control_dump(b, val);
+	    sep = ", ";
+	}
+	control_put(b, "}");
+	break;
+    case json_type_array:
+	control_put(b, "[");
+	count = (int)json_object_array_length(o);
+	for (i = 0; i < count; i++) {
+	    control_put(b, i ? ", " : "");
+	    control_dump(b, json_object_array_get_idx(o, i));
+	}
+	control_put(b, "]");
+	break;
+    default:	/* scalars and null: json-c's own text */
+	control_put(b, json_object_to_json_string_ext(o,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	break;
+    }
+}
+
 static char *
 control_to_string(json_object *o)
 {
-    char	*text = strdup(json_object_to_json_string_ext(o,
-				JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+    control_buf_t	b = { NULL, 0, 0, 0 };
+
+    control_dump(&b, o);
     json_object_put(o);
-    return text;
+    return b.text;
 }
 
 const char *

@@ -232,12 +232,21 @@ parse_is_bad_escape(const char *s, size_t avail)
 static size_t
 parse_fix_escapes(char *s, size_t len)
 {
-    size_t	i = 0, o = 0;
+    const char	*p = s;
+    size_t	i, o;
     int		byte;
 
-    if (memmem(s, len, "\\uffffff", 8) == NULL &&
-	memmem(s, len, "\\uFFFFFF", 8) == NULL)
-	return len;
+    /* most lines have none: find the first without writing anything */
+    for (;;) {
+	if ((p = memchr(p, '\\', len - (p - s))) == NULL)
+	    return len;
+	if (parse_is_bad_escape(p, len - (p - s)))
+	    break;
+	p += (size_t)(p - s) + 2 <= len ? 2 : 1;
+	if (p >= s + len)
+	    return len;
+    }
+    i = o = p - s;
     while (i < len) {
 	if (s[i] != '\\' || i + 1 >= len) {
 	    s[o++] = s[i++];

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <limits.h>
 #include <pcp/pmapi.h>
 #include "tokenizer.h"
 
@@ -707,6 +708,8 @@ tok_assigned(tok_state_t *st, const char *name, size_t len, int keyed,
     slot = tok_slot(st, name, len);
     if ((idx = st->hash[slot] - 1) < 0) {
 	if (st->nvars == st->maxvars) {
+	    if (st->maxvars > INT_MAX / 2)
+		return tok_nomem(st);
 	    n = st->maxvars ? st->maxvars * 2 : 16;
 	    if ((v = realloc(st->vars, n * sizeof(*v))) == NULL)
 		return tok_nomem(st);
@@ -795,6 +798,8 @@ tok_push_frame(tok_state_t *st)
     int		n;
 
     if (st->nframes == st->maxframes) {
+	if (st->maxframes > INT_MAX / 2)
+	    return tok_nomem(st);
 	n = st->maxframes ? st->maxframes * 2 : 16;
 	if ((f = realloc(st->frames, n * sizeof(*f))) == NULL)
 	    return tok_nomem(st);
@@ -1026,6 +1031,9 @@ tok_script(const char *text, size_t len, tok_result_t *res,
 	sts = tok_error(&st, PM_ERR_CONV, "script is not valid UTF-8 text");
 	goto out;
     }
+    /* an editor's byte order mark must not hide a first-line annotation */
+    if (st.len >= 3 && memcmp(st.text, "\xef\xbb\xbf", 3) == 0)
+	st.pos = 3;
     for (;;) {
 	if ((sts = tok_lex(&st, &t)) < 0)
 	    goto out;

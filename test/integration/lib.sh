@@ -72,14 +72,21 @@ drop() {
 }
 
 # start_pmcd [CONFIG-TEXT]: the agent's bpftrace.conf (default: dynamic
-# scripts on, no authentication)
+# scripts on, no authentication); WITH_PMCD_PMDA=1 adds pmcd's own agent
 start_pmcd() {
     local conf=${1:-$'[dynamic_scripts]\nenabled = true\nauth_enabled = false\n'} i
     printf '%s\n' "$conf" > "$T/bpftrace.conf"
-    printf 'root {\n    bpftrace\t151:*:*\n}\n' > "$T/root"
     printf 'bpftrace\t151\tpipe\tbinary notready\t%s -d 151 -c %s -A %s -M %s -l %s %s\n' \
 	"$AGENT_BIN" "$T/bpftrace.conf" "$T/autostart" "$T/var/config/pmda/151.clusters" \
 	"$T/bpftrace.log" "${AGENT_ARGS:-}" > "$T/pmcd.conf"
+    if [ -n "${WITH_PMCD_PMDA:-}" ]; then
+	# pmproxy and pmlogger need pmcd's own metrics (pmcd.hostname, ...)
+	printf 'root {\n    pmcd\n    bpftrace\t151:*:*\n}\n' > "$T/root"
+	sed '/^root {/,/^}/d' "$PCP_VAR_DIR/pmns/root_pmcd" >> "$T/root"
+	printf 'pmcd\t2\tdso\tpmcd_init\t%s/pmcd/pmda_pmcd.so\n' "$PCP_PMDAS_DIR" >> "$T/pmcd.conf"
+    else
+	printf 'root {\n    bpftrace\t151:*:*\n}\n' > "$T/root"
+    fi
     for i in 1 2 3 4 5; do
 	PORT=$((45000 + RANDOM % 10000))
 	ss -ltn 2>/dev/null | grep -q ":$PORT " && continue

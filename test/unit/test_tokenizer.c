@@ -458,6 +458,11 @@ test_annotation_name(void **state)
     assert_string_equal(res.meta_name, "abc_9");
     tok_free(&res);
 
+    /* after a UTF-8 byte order mark */
+    ok("\xef\xbb\xbf// name: bom\nBEGIN { @x = 1; }", &res);
+    assert_string_equal(res.meta_name, "bom");
+    tok_free(&res);
+
     /* the last one wins */
     ok("// name: first\n// name: second\nBEGIN { @x = 1; }", &res);
     assert_string_equal(res.meta_name, "second");

@@ -1,0 +1,180 @@
+/*
+ * fuzz_parser: arbitrary bytes through parse_line() into variables of
+ * every kind (count, keyed count, sum/min/max/avg, plain and string
+ * assignments, hist, lhist, keyed hist, stats, keyed stats, @output).
+ *
+ * The input is split at '\n' and each piece fed as one line, so a corpus
+ * file may be a single bpftrace output line or a whole run; every piece
+ * goes into a malloc'd buffer of exactly len + 1 bytes (parse_line's
+ * contract), so ASan sees any read past the end.  Each input is fed to
+ * two fresh targets: the usual classification with default limits, and
+ * the same names with their kinds rotated and tight limits (few
+ * instances, a small @output with table-retain-lines), so that every kind
+ * of JSON meets every kind of variable and the capping paths run.
+ *
+ * Build: see Makefile (clang -fsanitize=fuzzer,address,undefined).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "parser.h"
+
+typedef struct spec {
+    const char	*name;
+    var_func_t	func;
+    int		keyed, is_string, stacks;
+} spec_t;
+
+/* the names the fixtures print, plus a few short ones for the fuzzer */
+static const spec_t specs[] = {
+    { "@", VAR_FUNC_COUNT, 0, 0, 0 },
+    { "@a", VAR_FUNC_AVG, 0, 0, 0 },
+    { "@ak", VAR_FUNC_AVG, 1, 0, 0 },
+    { "@b", VAR_FUNC_ASSIGN, 1, 1, 0 },
+    { "@big", VAR_FUNC_ASSIGN, 0, 0, 0 },
+    { "@buf", VAR_FUNC_ASSIGN, 0, 1, 0 },
+    { "@c", VAR_FUNC_COUNT, 1, 0, 0 },
+    { "@cafe", VAR_FUNC_ASSIGN, 0, 1, 0 },
+    { "@ck", VAR_FUNC_COUNT, 1, 0, 0 },
+    { "@cnt", VAR_FUNC_COUNT, 0, 0, 0 },
+    { "@h", VAR_FUNC_HIST, 0, 0, 0 },
+    { "@hk", VAR_FUNC_HIST, 1, 0, 0 },
+    { "@i", VAR_FUNC_ASSIGN, 0, 0, 0 },
+    { "@k", VAR_FUNC_COUNT, 1, 0, 0 },
+    { "@k2", VAR_FUNC_ASSIGN, 1, 0, 0 },
+    { "@l", VAR_FUNC_LHIST, 0, 0, 0 },
+    { "@lk", VAR_FUNC_LHIST, 1, 0, 0 },
+    { "@m", VAR_FUNC_COUNT, 1, 0, 0 },
+    { "@mn", VAR_FUNC_MIN, 0, 0, 0 },
+    { "@mx", VAR_FUNC_MAX, 0, 0, 0 },
+    { "@neg", VAR_FUNC_SUM, 0, 0, 0 },
+    { "@negk", VAR_FUNC_ASSIGN, 1, 0, 0 },
+    { "@s", VAR_FUNC_SUM, 1, 0, 0 },
+    { "@scalar", VAR_FUNC_ASSIGN, 0, 0, 0 },
+    { "@st", VAR_FUNC_STATS, 0, 0, 0 },
+    { "@stk", VAR_FUNC_STATS, 1, 0, 0 },
+    { "@stk2", VAR_FUNC_COUNT, 1, 0, 1 },
+    { "@str", VAR_FUNC_ASSIGN, 0, 1, 0 },
+    { "@t", VAR_FUNC_ASSIGN, 0, 1, 0 },
+    { "@x", VAR_FUNC_SUM, 0, 0, 0 },
+    { "@output", VAR_FUNC_OUTPUT, 0, 1, 0 },
+};
+#define NSPECS	((int)(sizeof(specs) / sizeof(specs[0])))
+
+/* the kinds the second target rotates through */
+static const spec_t kinds[] = {
+    { NULL, VAR_FUNC_COUNT, 0, 0, 0 },
+    { NULL, VAR_FUNC_COUNT, 1, 0, 1 },
+    { NULL, VAR_FUNC_HIST, 0, 0, 0 },
+    { NULL, VAR_FUNC_HIST, 1, 0, 0 },
+    { NULL, VAR_FUNC_STATS, 0, 0, 0 },
+    { NULL, VAR_FUNC_STATS, 1, 0, 0 },
+    { NULL, VAR_FUNC_ASSIGN, 0, 1, 0 },
+    { NULL, VAR_FUNC_ASSIGN, 1, 1, 0 },
+    { NULL, VAR_FUNC_ASSIGN, 0, 0, 0 },
+    { NULL, VAR_FUNC_LHIST, 1, 0, 0 },
+    { NULL, VAR_FUNC_AVG, 1, 0, 0 },
+};
+#define NKINDS	((int)(sizeof(kinds) / sizeof(kinds[0])))
+
+static int
+setup(parse_target_t *t, variable_t *vars, int rotate)
+{
+    int		i;
+
+    memset(t, 0, sizeof(*t));
+    t->vars = vars;
+    for (i = 0; i < NSPECS; i++) {
+	const spec_t	*s = &specs[i];
+
+	if (rotate && s->func != VAR_FUNC_OUTPUT)
+	    s = &kinds[i % NKINDS];
+	if (var_init(&vars[i], specs[i].name, s->func, s->keyed,
+		     s->is_string, s->stacks) < 0)
+	    return -1;
+	t->nvars++;
+	if (rotate) {
+	    vars[i].max_inst = 4;
+	    vars[i].max_output = 64;
+	    vars[i].retain_lines = 1;
+	}
+	if (s->func == VAR_FUNC_OUTPUT)
+	    t->output = &vars[i];
+    }
+    return 0;
+}
+
+static void
+teardown(parse_target_t *t)
+{
+    int		i;
+
+    for (i = 0; i < t->nvars; i++)
+	var_free(&t->vars[i]);
+}
+
+/* what fetch would do: read every value and instance name */
+static void
+touch(parse_target_t *t)
+{
+    pmAtomValue	atom;
+    int		i, j;
+    volatile size_t sink = 0;
+
+    for (i = 0; i < t->nvars; i++) {
+	variable_t	*v = &t->vars[i];
+
+	if (v->single) {
+	    if (var_fetch(v, 0, &atom) == PMDA_FETCH_STATIC &&
+		v->type == PM_TYPE_STRING)
+		sink += strlen(atom.cp);
+	    continue;
+	}
+	for (j = 0; j < v->nset; j++) {
+	    if (var_fetch(v, v->set[j].i_inst, &atom) == PMDA_FETCH_STATIC &&
+		v->type == PM_TYPE_STRING)
+		sink += strlen(atom.cp);
+	    sink += strlen(v->set[j].i_name);
+	    sink += strlen(var_inst_name(v, v->set[j].i_inst));
+	}
+    }
+    (void)sink;
+}
+
+static void
+feed(parse_target_t *t, const uint8_t *data, size_t size)
+{
+    const uint8_t	*p = data, *nl, *end = data + size;
+    char		*buf;
+    size_t		len;
+
+    for (;;) {
+	nl = memchr(p, '\n', end - p);
+	len = (nl ? nl : end) - p;
+	if ((buf = malloc(len + 1)) == NULL)
+	    return;
+	memcpy(buf, p, len);
+	parse_line(t, buf, len);
+	free(buf);
+	touch(t);
+	if (nl == NULL)
+	    break;
+	p = nl + 1;
+    }
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static variable_t	vars[NSPECS];
+    parse_target_t	t;
+    int			rotate;
+
+    for (rotate = 0; rotate < 2; rotate++) {
+	if (setup(&t, vars, rotate) == 0)
+	    feed(&t, data, size);
+	teardown(&t);
+    }
+    return 0;
+}

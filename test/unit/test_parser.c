@@ -1,0 +1,782 @@
+/*
+ * test_parser: bpftrace -f json lines of every version family (F1 real
+ * 0.17 output, F2..F5 written from bpftrace's source) through src/parser.c
+ * into src/variables.c.  Fixture files: test/fixtures/bpftrace-*.jsonl
+ * (FIXTURE_DIR overrides the folder); lines starting with '#' are comments.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "parser.h"
+
+/* every variable any fixture prints, classified as the tokenizer would */
+static const struct {
+    const char	*name;
+    var_func_t	func;
+    int		keyed, is_string, stacks;
+} specs[] = {
+    { "@a", VAR_FUNC_AVG, 0, 0, 0 },
+    { "@ak", VAR_FUNC_AVG, 1, 0, 0 },
+    { "@big", VAR_FUNC_ASSIGN, 0, 0, 0 },
+    { "@buf", VAR_FUNC_ASSIGN, 0, 1, 0 },
+    { "@c", VAR_FUNC_COUNT, 1, 0, 0 },
+    { "@cafe", VAR_FUNC_ASSIGN, 0, 1, 0 },
+    { "@ck", VAR_FUNC_COUNT, 1, 0, 0 },
+    { "@cnt", VAR_FUNC_COUNT, 0, 0, 0 },
+    { "@comm", VAR_FUNC_COUNT, 1, 0, 0 },
+    { "@flag", VAR_FUNC_ASSIGN, 0, 0, 0 },
+    { "@h", VAR_FUNC_HIST, 0, 0, 0 },
+    { "@h10g", VAR_FUNC_HIST, 0, 0, 0 },
+    { "@hbig", VAR_FUNC_HIST, 0, 0, 0 },
+    { "@hf", VAR_FUNC_HIST, 0, 0, 0 },
+    { "@hk", VAR_FUNC_HIST, 1, 0, 0 },
+    { "@i", VAR_FUNC_ASSIGN, 0, 0, 0 },
+    { "@k", VAR_FUNC_COUNT, 1, 0, 0 },
+    { "@k2", VAR_FUNC_ASSIGN, 1, 0, 0 },
+    { "@l", VAR_FUNC_LHIST, 0, 0, 0 },
+    { "@lat", VAR_FUNC_HIST, 0, 0, 0 },
+    { "@m", VAR_FUNC_COUNT, 1, 0, 0 },
+    { "@mac", VAR_FUNC_ASSIGN, 0, 1, 0 },
+    { "@mn", VAR_FUNC_MIN, 0, 0, 0 },
+    { "@mx", VAR_FUNC_MAX, 0, 0, 0 },
+    { "@n", VAR_FUNC_ASSIGN, 0, 0, 0 },
+    { "@neg", VAR_FUNC_SUM, 0, 0, 0 },
+    { "@negk", VAR_FUNC_ASSIGN, 1, 0, 0 },
+    { "@output", VAR_FUNC_OUTPUT, 0, 0, 0 },
+    { "@p", VAR_FUNC_COUNT, 1, 0, 0 },
+    { "@pv", VAR_FUNC_ASSIGN, 0, 0, 0 },
+    { "@qk", VAR_FUNC_COUNT, 1, 0, 0 },
+    { "@rec", VAR_FUNC_ASSIGN, 0, 1, 0 },
+    { "@s", VAR_FUNC_SUM, 1, 0, 0 },
+    { "@scalar", VAR_FUNC_ASSIGN, 0, 0, 0 },
+    { "@sk", VAR_FUNC_SUM, 1, 0, 0 },
+    { "@st", VAR_FUNC_STATS, 0, 0, 0 },
+    { "@stk", VAR_FUNC_STATS, 1, 0, 0 },
+    { "@stk2", VAR_FUNC_COUNT, 1, 0, 1 },
+    { "@stkv", VAR_FUNC_ASSIGN, 0, 1, 0 },
+    { "@str", VAR_FUNC_ASSIGN, 0, 1, 0 },
+    { "@t", VAR_FUNC_ASSIGN, 0, 1, 0 },
+    { "@ts", VAR_FUNC_ASSIGN, 0, 1, 0 },
+    { "@tsr", VAR_FUNC_ASSIGN, 0, 0, 0 },
+    { "@u", VAR_FUNC_COUNT, 0, 0, 0 },
+    { "@us", VAR_FUNC_COUNT, 1, 0, 1 },
+    { "@x", VAR_FUNC_SUM, 0, 0, 0 },
+    { "@z", VAR_FUNC_COUNT, 1, 0, 0 },
+    { "@zh", VAR_FUNC_HIST, 0, 0, 0 },
+    { "@zmin", VAR_FUNC_ASSIGN, 0, 0, 0 },
+};
+#define NSPECS	((int)(sizeof(specs) / sizeof(specs[0])))
+
+static int
+setup(void **state)
+{
+    parse_target_t	*t = calloc(1, sizeof(*t));
+    int			i;
+
+    assert_non_null(t);
+    t->vars = calloc(NSPECS, sizeof(variable_t));
+    assert_non_null(t->vars);
+    t->nvars = NSPECS;
+    for (i = 0; i < NSPECS; i++) {
+	assert_int_equal(var_init(&t->vars[i], specs[i].name, specs[i].func,
+		specs[i].keyed, specs[i].is_string, specs[i].stacks), 0);
+	if (specs[i].func == VAR_FUNC_OUTPUT)
+	    t->output = &t->vars[i];
+    }
+    *state = t;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    parse_target_t	*t = *state;
+    int			i;
+
+    for (i = 0; i < t->nvars; i++)
+	var_free(&t->vars[i]);
+    free(t->vars);
+    free(t);
+    return 0;
+}
+
+/* parse_line wants a writable buffer with a byte to spare */
+static int
+feed(parse_target_t *t, const char *line)
+{
+    size_t	len = strlen(line);
+    char	*buf = malloc(len + 1);
+    int		sts;
+
+    assert_non_null(buf);
+    memcpy(buf, line, len + 1);
+    sts = parse_line(t, buf, len);
+    free(buf);
+    return sts;
+}
+
+static variable_t *
+var(parse_target_t *t, const char *name)
+{
+    int		i;
+
+    for (i = 0; i < t->nvars; i++)
+	if (strcmp(t->vars[i].name, name) == 0)
+	    return &t->vars[i];
+    fail_msg("no variable %s", name);
+    return NULL;
+}
+
+/* the active set's names joined by '|' */
+static const char *
+names(const variable_t *v)
+{
+    static char	buf[8192];
+    size_t	o = 0;
+    int		i;
+
+    buf[0] = '\0';
+    for (i = 0; i < v->nset; i++)
+	o += snprintf(buf + o, sizeof(buf) - o, "%s%s", i ? "|" : "",
+		      v->set[i].i_name);
+    return buf;
+}
+
+/* the value of an active instance, by name */
+static pmAtomValue
+value(const variable_t *v, const char *inst)
+{
+    pmAtomValue	atom;
+    int		i;
+
+    memset(&atom, 0, sizeof(atom));
+    for (i = 0; i < v->nset; i++) {
+	if (strcmp(v->set[i].i_name, inst) == 0) {
+	    assert_int_equal(var_fetch(v, v->set[i].i_inst, &atom),
+			     PMDA_FETCH_STATIC);
+	    return atom;
+	}
+    }
+    fail_msg("%s: no active instance \"%s\" in %s", v->name, inst, names(v));
+    return atom;
+}
+
+static pmAtomValue
+scalar(const variable_t *v)
+{
+    pmAtomValue	atom;
+
+    memset(&atom, 0, sizeof(atom));
+    assert_int_equal(var_fetch(v, PM_IN_NULL, &atom), PMDA_FETCH_STATIC);
+    return atom;
+}
+
+static void
+test_not_json(void **state)
+{
+    parse_target_t	*t = *state;
+
+    assert_int_equal(feed(t, ""), 0);
+    assert_int_equal(feed(t, "   \t"), 0);
+    assert_int_equal(feed(t, "No probes to attach"), 0);
+    assert_int_equal(feed(t, "stdin:3:5-20: WARNING: Addrspace mismatch"), 0);
+    assert_int_equal(feed(t, "  ~~~~"), 0);
+    assert_int_equal(feed(t, "[1, 2]"), 0);
+    assert_int_equal(t->parse_errors, 0);
+    /* leading blanks before the object are fine */
+    assert_int_equal(feed(t, "  {\"type\": \"map\", \"data\": {\"@scalar\": 3}}\r"), 0);
+    assert_int_equal(scalar(var(t, "@scalar")).ll, 3);
+}
+
+static void
+test_hist_f1(void **state)
+{
+    parse_target_t	*t = *state;
+    variable_t		*v = var(t, "@h");
+
+    assert_int_equal(feed(t, "{\"type\": \"hist\", \"data\": {\"@h\": [{\"max\": -1, \"count\": 1}, {\"min\": 0, \"max\": 0, \"count\": 1}, {\"min\": 1, \"max\": 1, \"count\": 1}, {\"min\": 2, \"max\": 3, \"count\": 1}]}}"), 0);
+    assert_string_equal(names(v), "-inf--1|0-0|1-1|2-3");
+    assert_int_equal(value(v, "-inf--1").ull, 1);
+    assert_int_equal(value(v, "0-0").ull, 1);
+    assert_int_equal(value(v, "1-1").ull, 1);
+    assert_int_equal(value(v, "2-3").ull, 1);
+
+    /* lhist with an open last bucket, sorted numerically */
+    v = var(t, "@l");
+    assert_int_equal(feed(t, "{\"type\": \"hist\", \"data\": {\"@l\": [{\"max\": -1, \"count\": 1}, {\"min\": 0, \"max\": 9, \"count\": 2}, {\"min\": 10, \"max\": 19, \"count\": 0}, {\"min\": 100, \"count\": 3}]}}"), 0);
+    assert_string_equal(names(v), "-inf--1|0-9|10-19|100-inf");
+    assert_int_equal(value(v, "100-inf").ull, 3);
+
+    /* the next print holds fewer buckets: the others leave the set */
+    assert_int_equal(feed(t, "{\"type\": \"hist\", \"data\": {\"@l\": [{\"min\": 10, \"max\": 19, \"count\": 4}]}}"), 0);
+    assert_string_equal(names(v), "10-19");
+    /* all-zero histogram */
+    assert_int_equal(feed(t, "{\"type\": \"hist\", \"data\": {\"@l\": []}}"), 0);
+    assert_int_equal(v->nset, 0);
+    assert_int_equal(t->parse_errors, 0);
+}
+
+static void
+test_hist_keyed(void **state)
+{
+    parse_target_t	*t = *state;
+    variable_t		*v = var(t, "@hk");
+
+    assert_int_equal(feed(t, "{\"type\": \"hist\", \"data\": {\"@hk\": {\"a\": [{\"min\": 2, \"max\": 3, \"count\": 1}], \"b b\": [{\"min\": 4, \"max\": 7, \"count\": 1}]}}}"), 0);
+    assert_string_equal(names(v), "a:2-3|b b:4-7");
+    assert_int_equal(value(v, "a:2-3").ull, 1);
+    /* F4: spaces gone from keys, bounds and counts as digit strings */
+    assert_int_equal(feed(t, "{\"type\": \"hist\", \"data\": {\"@hk\": {\"bb\": [{\"min\": 4, \"max\": 7, \"count\": 2}],\"a\": [{\"max\": -1, \"count\": 1},{\"min\": \"9007199254740992\", \"max\": \"18014398509481983\", \"count\": \"9007199254740993\"}]}}}"), 0);
+    assert_string_equal(names(v), "a:-inf--1|a:9007199254740992-18014398509481983|bb:4-7");
+    assert_true(value(v, "a:9007199254740992-18014398509481983").ull == 9007199254740993ULL);
+    /* F4 empty map */
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@hk\": {}}}"), 0);
+    assert_int_equal(v->nset, 0);
+}
+
+static void
+test_u64_and_signed(void **state)
+{
+    parse_target_t	*t = *state;
+
+    /* F1-F3 bare, F4+ digit string */
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@u\": 18446744073709551615}}"), 0);
+    assert_true(scalar(var(t, "@u")).ull == UINT64_MAX);
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@u\": 5}}"), 0);
+    assert_int_equal(scalar(var(t, "@u")).ull, 5);
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@u\": \"18446744073709551615\"}}"), 0);
+    assert_true(scalar(var(t, "@u")).ull == UINT64_MAX);
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@u\": 9223372036854775808}}"), 0);
+    assert_true(scalar(var(t, "@u")).ull == 9223372036854775808ULL);
+
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@neg\": -5}}"), 0);
+    assert_int_equal(scalar(var(t, "@neg")).ll, -5);
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@zmin\": -9223372036854775808}}"), 0);
+    assert_true(scalar(var(t, "@zmin")).ll == INT64_MIN);
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@zmin\": \"-9223372036854775807\"}}"), 0);
+    assert_true(scalar(var(t, "@zmin")).ll == -INT64_MAX);
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@s\": {\"x\": -2, \"y\": 3}}}"), 0);
+    assert_int_equal(value(var(t, "@s"), "x").ll, -2);
+    assert_int_equal(value(var(t, "@s"), "y").ll, 3);
+    /* a sum of u64 max in a signed metric keeps its bits */
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@x\": 18446744073709551615}}"), 0);
+    assert_int_equal(scalar(var(t, "@x")).ll, -1);
+    /* bool (F4+) and a whole double */
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@flag\": true}}"), 0);
+    assert_int_equal(scalar(var(t, "@flag")).ll, 1);
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@flag\": 1e3}}"), 0);
+    assert_int_equal(scalar(var(t, "@flag")).ll, 1000);
+    assert_int_equal(t->parse_errors, 0);
+}
+
+static void
+test_escapes_utf8(void **state)
+{
+    parse_target_t	*t = *state;
+    variable_t		*v;
+
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@cafe\": \"caf\\uffffffc3\\uffffffa9\"}}"), 0);
+    assert_string_equal(scalar(var(t, "@cafe")).cp, "caf\xc3\xa9");
+    v = var(t, "@ck");
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@ck\": {\"caf\\uffffffc3\\uffffffa9\": 1, \"bad\\uffffffff\\uffffffc3,x\": 2}}}"), 0);
+    assert_string_equal(names(v), "bad??,x|caf\xc3\xa9");
+    assert_int_equal(value(v, "bad??,x").ull, 2);
+    /* an escaped backslash followed by the text "uffffffc3" stays text */
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@str\": \"a\\\\uffffffc3\\uffffffe2\\uffffff82\\uffffffac\"}}"), 0);
+    assert_string_equal(scalar(var(t, "@str")).cp, "a\\uffffffc3\xe2\x82\xac");
+    /* \u0000 inside a value cannot reach a C string */
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@str\": \"a\\u0000b\\u0001\"}}"), 0);
+    assert_string_equal(scalar(var(t, "@str")).cp, "a?b\x01");
+    /* ordinary escapes, as 0.17 printed them */
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@str\": \"a\\\"b\\\\c\\td\\u0001e\"}}"), 0);
+    assert_string_equal(scalar(var(t, "@str")).cp, "a\"b\\c\td\x01" "e");
+    /* printf text is cleaned too */
+    assert_int_equal(feed(t, "{\"type\": \"printf\", \"data\": \"x\\uffffffc3\\n\"}"), 0);
+    assert_string_equal(scalar(t->output).cp, "x?\n");
+    assert_int_equal(t->parse_errors, 0);
+}
+
+static void
+test_invalid_json(void **state)
+{
+    parse_target_t	*t = *state;
+    variable_t		*v = var(t, "@scalar");
+    static const char	*bad[] = {
+	"{\"type\": \"value\", \"data\": 2026-11-22}",
+	"{\"type\": \"map\", \"data\": {\"@scalar\": 2026-11-22}}",
+	"{\"type\": \"map\", \"data\": {\"@scalar\": 0x1234}}",
+	"{\"type\": \"map\", \"data\": {\"@scalar\": 9",		/* cut off */
+	"{\"type\": \"map\", \"data\": {\"@scalar\": 9}} trailing",
+	"{\"type\": \"map\", \"data\": {\"@scalar\": 00:11:22:33:44:55}}",
+	"{\"type\": \"value\", \"data\": }",
+	"{\"data\": {\"@scalar\": 9}}",				/* no type */
+	"{",
+	"{\"type\": \"hist\", \"data\": {\"@h\": [{\"min\": 8, \"max\": 15, \"count\": a}]}}",
+    };
+    size_t		i;
+
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@scalar\": 5}}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"hist\", \"data\": {\"@h\": [{\"min\": 8, \"max\": 15, \"count\": 1}]}}"), 0);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	assert_true(feed(t, bad[i]) < 0);
+    assert_int_equal(t->parse_errors, sizeof(bad) / sizeof(bad[0]));
+    assert_int_equal(scalar(v).ll, 5);
+    assert_string_equal(names(var(t, "@h")), "8-15");
+    assert_int_equal(value(var(t, "@h"), "8-15").ull, 1);
+}
+
+static void
+test_unknown(void **state)
+{
+    parse_target_t	*t = *state;
+    int			i;
+
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@nope\": 5}}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@nope\": {\"a\": 1}}}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"mystery\", \"data\": {\"@scalar\": 5}}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"tseries\", \"data\": {\"@tsr\": [{\"interval_start\":\"1970-01-01 00:00:00.500000000\",\"value\":9}]}}"), 0);
+    /* @output is only fed by printf and friends */
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@output\": \"x\"}}"), 0);
+    assert_int_equal(t->parse_errors, 0);
+    for (i = 0; i < t->nvars; i++) {
+	assert_int_equal(t->vars[i].have_value, 0);
+	assert_int_equal(t->vars[i].ninst, 0);
+    }
+}
+
+static void
+test_stats(void **state)
+{
+    parse_target_t	*t = *state;
+    variable_t		*v = var(t, "@st");
+
+    assert_int_equal(feed(t, "{\"type\": \"stats\", \"data\": {\"@st\": {\"count\": 2, \"average\": -6, \"total\": -12}}}"), 0);
+    assert_string_equal(names(v), "average|count|total");
+    assert_int_equal(value(v, "count").ll, 2);
+    assert_int_equal(value(v, "average").ll, -6);
+    assert_int_equal(value(v, "total").ll, -12);
+
+    v = var(t, "@stk");
+    assert_int_equal(feed(t, "{\"type\": \"stats\", \"data\": {\"@stk\": {\"curl\": {\"count\": 1, \"average\": 2, \"total\": 2}, \"zsh\": {\"count\": 1, \"average\": 10, \"total\": \"10\"}}}}"), 0);
+    assert_string_equal(names(v), "curl:average|curl:count|curl:total|zsh:average|zsh:count|zsh:total");
+    assert_int_equal(value(v, "zsh:total").ll, 10);
+    /* F5 prints {} for an empty keyed stats map */
+    assert_int_equal(feed(t, "{\"type\": \"stats\", \"data\": {\"@stk\": {}}}"), 0);
+    assert_int_equal(v->nset, 0);
+
+    /* avg(): type "stats" but plain numbers */
+    assert_int_equal(feed(t, "{\"type\": \"stats\", \"data\": {\"@a\": 15}}"), 0);
+    assert_int_equal(scalar(var(t, "@a")).ll, 15);
+    assert_int_equal(feed(t, "{\"type\": \"stats\", \"data\": {\"@a\": {}}}"), 0);
+    assert_int_equal(scalar(var(t, "@a")).ll, 15);
+    v = var(t, "@ak");
+    assert_int_equal(feed(t, "{\"type\": \"stats\", \"data\": {\"@ak\": {\"k\": 4, \"j\": -1}}}"), 0);
+    assert_string_equal(names(v), "j|k");
+    assert_int_equal(value(v, "j").ll, -1);
+    assert_int_equal(t->parse_errors, 0);
+}
+
+static void
+test_keyed_maps(void **state)
+{
+    parse_target_t	*t = *state;
+    variable_t		*v = var(t, "@k");
+    int			id_a;
+
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@k\": {\"a\": 1, \"b\": 1}}}"), 0);
+    assert_string_equal(names(v), "a|b");
+    id_a = v->set[0].i_inst;
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@k\": {\"c\": 1, \"b\": 2}}}"), 0);
+    assert_string_equal(names(v), "b|c");
+    assert_int_equal(value(v, "b").ull, 2);
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@k\": {\"a\": 7}}}"), 0);
+    assert_string_equal(names(v), "a");
+    assert_int_equal(v->set[0].i_inst, id_a);
+    /* F4 {} empties, F1 has no line at all: values stay */
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@k\": {}}}"), 0);
+    assert_int_equal(v->nset, 0);
+
+    /* duplicated keys (F1/F2 commas): json-c keeps the last */
+    v = var(t, "@k2");
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@k2\": {\"a,b,c\": 1, \"a,b,c\": 2}}}"), 0);
+    assert_string_equal(names(v), "a,b,c");
+    assert_int_equal(value(v, "a,b,c").ll, 2);
+
+    /* stack keys keep their newlines and indentation */
+    v = var(t, "@stk2");
+    assert_int_equal(v->metrictype, VAR_MT_STACKS);
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@stk2\": {\"\\n    perf_syscall_enter+397\\n    do_syscall_64+506\\n\": 4}}}"), 0);
+    assert_string_equal(names(v), "\n    perf_syscall_enter+397\n    do_syscall_64+506\n");
+
+    /* a scalar printed as a map (struct) is not a number */
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@scalar\": 8}}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@scalar\": {\"m\": 2}}}"), 0);
+    assert_int_equal(scalar(var(t, "@scalar")).ll, 8);
+    /* a value that is not a number for a numeric map: key left out */
+    v = var(t, "@m");
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@m\": {\"a\": \"x\", \"b\": 3, \"c\": null}}}"), 0);
+    assert_string_equal(names(v), "b");
+    assert_int_equal(t->parse_errors, 0);
+}
+
+static void
+test_text_values(void **state)
+{
+    parse_target_t	*t = *state;
+
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@t\": [1,\"x\"]}}"), 0);
+    assert_string_equal(scalar(var(t, "@t")).cp, "[1,\"x\"]");
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@rec\": [0,{ \"m\": 2, \"n\": 3 }]}}"), 0);
+    assert_string_equal(scalar(var(t, "@rec")).cp, "[0,{\"m\":2,\"n\":3}]");
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@buf\": [97,98,1]}}"), 0);
+    assert_string_equal(scalar(var(t, "@buf")).cp, "[97,98,1]");
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@buf\": \"ab\\\\x01\"}}"), 0);
+    assert_string_equal(scalar(var(t, "@buf")).cp, "ab\\x01");
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@ts\": \"2026-11-22\"}}"), 0);
+    assert_string_equal(scalar(var(t, "@ts")).cp, "2026-11-22");
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@ts\": 42}}"), 0);
+    assert_string_equal(scalar(var(t, "@ts")).cp, "42");
+    assert_int_equal(t->parse_errors, 0);
+}
+
+static void
+test_output(void **state)
+{
+    parse_target_t	*t = *state;
+    variable_t		*out = t->output;
+
+    assert_string_equal(scalar(out).cp, "");
+    assert_int_equal(feed(t, "{\"type\": \"printf\", \"data\": \"hi there 42\\n\"}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"time\", \"data\": \"02:58:19\\n\"}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"cat\", \"data\": \"Linux\\n\"}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"syscall\", \"data\": \"a b c\\n\"}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"join\", \"data\": \"/bin/echo,'A'\"}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"value\", \"data\": 1}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"value\", \"data\": [1,\"two\",[3,4]]}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"value\", \"data\": \"Argument list too long\"}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"value\", \"data\": true}"), 0);
+    assert_string_equal(scalar(out).cp,
+	"hi there 42\n02:58:19\nLinux\na b c\n/bin/echo,'A'1\n[1,\"two\",[3,4]]\n"
+	"Argument list too long\ntrue\n");
+
+    /* table-retain-lines through the parser */
+    var_reset(out);
+    out->retain_lines = 1;
+    assert_int_equal(feed(t, "{\"type\": \"printf\", \"data\": \"pid,comm\\n\"}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"printf\", \"data\": \"1,a\\n\"}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"printf\", \"data\": \"2,b\\n\"}"), 0);
+    assert_string_equal(scalar(out).cp, "pid,comm\n2,b\n");
+
+    /* no @output exported: ignored */
+    t->output = NULL;
+    assert_int_equal(feed(t, "{\"type\": \"printf\", \"data\": \"lost\\n\"}"), 0);
+    t->output = out;
+    assert_string_equal(scalar(out).cp, "pid,comm\n2,b\n");
+    assert_int_equal(t->parse_errors, 0);
+}
+
+static void
+test_errors_probes(void **state)
+{
+    parse_target_t	*t = *state;
+
+    assert_int_equal(feed(t, "{\"type\": \"attached_probes\", \"data\": {\"probes\": 4}}"), 0);
+    assert_int_equal(t->probes, 4);
+    assert_int_equal(feed(t, "{\"type\": \"attached_probes\", \"count\": 3, \"data\": {\"probes\": 3}}"), 0);
+    assert_int_equal(t->probes, 3);
+    assert_int_equal(feed(t, "{\"type\": \"lost_events\", \"data\": {\"events\": 3}}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"lost_events\", \"count\": 5, \"data\": {\"events\": 5}}"), 0);
+    assert_int_equal(t->lost_events, 8);
+
+    assert_int_equal(feed(t, "{\"type\": \"helper_error\", \"helper\": \"map_update_elem\", \"retcode\": -7, \"line\": 1, \"col\": 37}"), 0);
+    assert_int_equal(t->runtime_errors, 1);
+    assert_string_equal(t->last_runtime_error,
+	"helper map_update_elem failed: -7 (line 1 col 37)");
+    assert_int_equal(feed(t, "{\"type\": \"helper_error\", \"msg\": \"Bad address\", \"helper\": \"probe_read\", \"retcode\": -14, \"line\": 1, \"col\": 37}"), 0);
+    assert_string_equal(t->last_runtime_error,
+	"helper probe_read failed: -14: Bad address (line 1 col 37)");
+    assert_int_equal(feed(t, "{\"type\": \"errorf\", \"msg\": \"bad value 7\", \"filename\": \"stdin\", \"line\": 2, \"col\": 5}"), 0);
+    assert_string_equal(t->last_runtime_error, "errorf: bad value 7 (line 2 col 5)");
+    assert_int_equal(feed(t, "{\"type\": \"runtime_error\", \"msg\": \"Divide by zero\", \"filename\": \"stdin\", \"line\": 3, \"col\": 9}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"warnf\", \"msg\": \"careful: 3\", \"filename\": \"stdin\", \"line\": 4, \"col\": 3}"), 0);
+    assert_string_equal(t->last_runtime_error, "warnf: careful: 3 (line 4 col 3)");
+    assert_int_equal(t->runtime_errors, 5);
+
+    /* a long message is cut, on a character boundary */
+    {
+	char	line[1024];
+	size_t	n;
+
+	strcpy(line, "{\"type\": \"errorf\", \"msg\": \"");
+	n = strlen(line);
+	while (n < 700) {
+	    memcpy(line + n, "\\u00e9", 6);
+	    n += 6;
+	}
+	strcpy(line + n, "\"}");
+	assert_int_equal(feed(t, line), 0);
+	n = strlen(t->last_runtime_error);
+	assert_true(n < sizeof(t->last_runtime_error));
+	assert_true(n > 200);
+	assert_int_equal((unsigned char)t->last_runtime_error[n - 1], 0xa9);
+    }
+    assert_int_equal(t->parse_errors, 0);
+}
+
+static void
+test_bucket_name(void **state)
+{
+    char	buf[64];
+
+    parse_bucket_name(buf, sizeof(buf), 0, NULL, 1, "-1");
+    assert_string_equal(buf, "-inf--1");
+    parse_bucket_name(buf, sizeof(buf), 1, "0", 1, "0");
+    assert_string_equal(buf, "0-0");
+    parse_bucket_name(buf, sizeof(buf), 1, "2", 1, "3");
+    assert_string_equal(buf, "2-3");
+    parse_bucket_name(buf, sizeof(buf), 1, "100", 0, NULL);
+    assert_string_equal(buf, "100-inf");
+    parse_bucket_name(buf, 4, 1, "100", 0, NULL);
+    assert_string_equal(buf, "100");
+}
+
+/* a print of 16,000 keys, as a busy script emits each second */
+static void
+test_big_map(void **state)
+{
+    parse_target_t	*t = *state;
+    variable_t		*v = var(t, "@m");
+    size_t		size = 16000 * 40 + 100, o;
+    char		*line = malloc(size);
+    int			i, round;
+    clock_t		t0 = clock();
+
+    assert_non_null(line);
+    for (round = 0; round < 10; round++) {
+	o = snprintf(line, size, "{\"type\": \"map\", \"data\": {\"@m\": {");
+	for (i = 0; i < 16000; i++)
+	    o += snprintf(line + o, size - o, "%s\"comm-%d,%d\": %d", i ? ", " : "",
+			  (i * 7919) % 16000, round & 1, round);
+	o += snprintf(line + o, size - o, "}}}");
+	assert_int_equal(parse_line(t, line, o), 0);
+	assert_int_equal(v->nset, 16000);
+    }
+    assert_int_equal(v->ninst, 32000);
+    assert_int_equal(value(v, "comm-5,1").ull, 9);
+    assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 30.0);
+    free(line);
+}
+
+/* every fixture line through the parser, with the parse errors expected */
+static void
+run_fixture(parse_target_t *t, const char *file, uint64_t expect_errors,
+		unsigned *nlines)
+{
+    const char	*dir = getenv("FIXTURE_DIR");
+    char	path[1024];
+    char	*line = NULL;
+    size_t	size = 0;
+    ssize_t	n;
+    FILE	*f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir ? dir : "test/fixtures", file);
+    if ((f = fopen(path, "r")) == NULL)
+	fail_msg("cannot open %s (run from the top of the tree or set FIXTURE_DIR)", path);
+    *nlines = 0;
+    while ((n = getline(&line, &size, f)) >= 0) {
+	if (n > 0 && line[n - 1] == '\n')
+	    line[--n] = '\0';
+	if (line[0] == '#')
+	    continue;
+	(*nlines)++;
+	parse_line(t, line, n);
+    }
+    free(line);
+    fclose(f);
+    if (t->parse_errors != expect_errors)
+	fail_msg("%s: %llu parse errors, expected %llu", file,
+		 (unsigned long long)t->parse_errors,
+		 (unsigned long long)expect_errors);
+}
+
+static void
+test_fixture_f1(void **state)
+{
+    parse_target_t	*t = *state;
+    unsigned		n;
+
+    run_fixture(t, "bpftrace-0.17.jsonl", 2, &n);
+    assert_true(n > 50);
+    assert_int_equal(t->probes, 1);
+    assert_int_equal(t->runtime_errors, 1);
+    assert_string_equal(t->last_runtime_error,
+	"helper map_update_elem failed: -7 (line 1 col 34)");
+    assert_string_equal(names(var(t, "@h")), "-inf--1|0-0|1-1|2-3");
+    assert_string_equal(names(var(t, "@hk")), "a:2-3|b b:4-7");
+    assert_string_equal(names(var(t, "@l")), "-inf--1|0-9|10-19|20-29|30-39|40-49|50-59|60-69|70-79|80-89|90-99|100-inf");
+    assert_string_equal(names(var(t, "@lat")), "64-127|128-255|256-511");
+    assert_string_equal(names(var(t, "@k")), "b|c");
+    assert_string_equal(names(var(t, "@st")), "average|count|total");
+    assert_int_equal(value(var(t, "@st"), "total").ll, 12);
+    assert_string_equal(names(var(t, "@stk")), "x:average|x:count|x:total");
+    assert_int_equal(scalar(var(t, "@a")).ll, 15);
+    assert_int_equal(value(var(t, "@ak"), "k").ll, 4);
+    assert_true(scalar(var(t, "@u")).ull == UINT64_MAX);
+    assert_int_equal(scalar(var(t, "@neg")).ll, -5);
+    assert_int_equal(scalar(var(t, "@mn")).ll, -3);
+    assert_int_equal(scalar(var(t, "@i")).ll, -1);
+    assert_true(scalar(var(t, "@zmin")).ll == INT64_MIN);
+    assert_int_equal(scalar(var(t, "@big")).ll, INT64_MAX);
+    assert_int_equal(value(var(t, "@sk"), "-1").ll, -3);
+    assert_int_equal(value(var(t, "@negk"), "-1").ll, 3);
+    assert_string_equal(scalar(var(t, "@cafe")).cp, "caf\xc3\xa9");
+    assert_string_equal(names(var(t, "@ck")), "caf\xc3\xa9");
+    assert_string_equal(scalar(var(t, "@str")).cp, "a\"b\\c\td");
+    assert_string_equal(scalar(var(t, "@t")).cp, "[1,\"x\"]");
+    assert_string_equal(scalar(var(t, "@buf")).cp, "ab\\x01");
+    assert_string_equal(names(var(t, "@us")), "\n    0x7f79d3eab4e7\n,sh");
+    assert_int_equal(var(t, "@zh")->nset, 0);
+    assert_int_equal(var(t, "@ts")->have_value, 0);	/* strftime: invalid */
+    assert_string_equal(scalar(t->output).cp,
+	"hi there 42\n02:58:19\n1\n[1,\"two\",[3,4]]\nmulti\nline\nLinux\na b c\n"
+	"1,row\n2,row\n3,row\n");
+}
+
+static void
+test_fixture_f2(void **state)
+{
+    parse_target_t	*t = *state;
+    unsigned		n;
+
+    run_fixture(t, "bpftrace-F2.jsonl", 4, &n);
+    assert_int_equal(t->probes, 3);
+    assert_int_equal(t->lost_events, 3);
+    assert_int_equal(t->runtime_errors, 2);
+    assert_string_equal(names(var(t, "@hf")), "14-14|15-15|16-17|18-19");
+    assert_string_equal(names(var(t, "@h10g")), "8589934592-17179869183");
+    assert_string_equal(names(var(t, "@hk")),
+	"bpftrace:2-3|curl:-inf--1|curl:0-0|curl:1-1|curl:2-3|curl:4-7|curl:8-15|"
+	"curl:16-31|curl:32-63|curl:64-127|curl:128-255|curl:256-511|"
+	"curl:512-1023|curl:1024-2047");
+    assert_int_equal(value(var(t, "@hk"), "curl:1024-2047").ull, 2);
+    assert_string_equal(names(var(t, "@p")), "0xffff8880");
+    assert_int_equal(var(t, "@pv")->have_value, 0);
+    assert_int_equal(var(t, "@mac")->have_value, 0);
+    assert_string_equal(scalar(var(t, "@rec")).cp, "[0,{\"m\":2,\"n\":3}]");
+    assert_string_equal(names(var(t, "@stk")),
+	"curl:average|curl:count|curl:total|zsh:average|zsh:count|zsh:total");
+    assert_string_equal(scalar(t->output).cp,
+	"test \r \n \t \\ \" bara b c\n/bin/echo,'A'1234.56 5678.90\n"
+	"Argument list too long\n[1,2,\"string\"]\n{\"m\":2,\"n\":3}\n");
+}
+
+static void
+test_fixture_f3(void **state)
+{
+    parse_target_t	*t = *state;
+    unsigned		n;
+
+    run_fixture(t, "bpftrace-F3.jsonl", 2, &n);
+    assert_string_equal(names(var(t, "@qk")), "a\\\"b,2|x\\\\y,3");
+    assert_string_equal(names(var(t, "@stk2")),
+	"\n        perf_syscall_enter+397\n        __x64_sys_getpid+5\n|"
+	"\n        perf_syscall_enter+397\n        syscall_trace_enter+384\n        do_syscall_64+506\n");
+    assert_true(scalar(var(t, "@pv")).ll == (int64_t)18446612682085203968ULL);
+    assert_string_equal(names(var(t, "@hk")),
+	"bpftrace,2:2-3|curl,3:256-511|curl,3:512-1023|curl,3:1024-2047");
+    assert_string_equal(names(var(t, "@ak")), "c|d");
+    assert_string_equal(names(var(t, "@ck")), "caf\xc3\xa9,?");
+    assert_string_equal(scalar(var(t, "@ts")).cp, "2026-11-22");
+    assert_int_equal(t->lost_events, 12);
+    assert_int_equal(t->runtime_errors, 2);
+}
+
+static void
+test_fixture_f4(void **state)
+{
+    parse_target_t	*t = *state;
+    unsigned		n;
+
+    run_fixture(t, "bpftrace-F4.jsonl", 2, &n);
+    assert_int_equal(t->probes, 3);
+    assert_int_equal(t->lost_events, 5);
+    assert_int_equal(t->runtime_errors, 3);
+    assert_string_equal(t->last_runtime_error,
+	"helper map_update_elem failed: -7: Argument list too long (line 1 col 37)");
+    assert_true(scalar(var(t, "@u")).ull == UINT64_MAX);
+    assert_int_equal(scalar(var(t, "@big")).ll, 9007199254740993LL);
+    assert_int_equal(scalar(var(t, "@zmin")).ll, -INT64_MAX);
+    assert_int_equal(var(t, "@m")->nset, 0);		/* {} after keys */
+    assert_int_equal(var(t, "@m")->ninst, 2);
+    assert_int_equal(var(t, "@hk")->nset, 0);
+    assert_int_equal(var(t, "@ak")->nset, 0);
+    assert_string_equal(names(var(t, "@comm")), "WebContent|kworker/0:1");
+    assert_string_equal(names(var(t, "@stk2")),
+	"\nperf_syscall_enter+397\nsyscall_trace_enter+384\ndo_syscall_64+506\n");
+    assert_string_equal(scalar(var(t, "@buf")).cp, "[97,98,1]");
+    assert_string_equal(scalar(var(t, "@rec")).cp,
+	"{\"a\":0,\"b\":1,\"c\":\"str\",\"d\":[5,6],\"e\":{\"x\":1,\"y\":2}}");
+    assert_int_equal(scalar(var(t, "@flag")).ll, 1);
+    assert_string_equal(names(var(t, "@hbig")),
+	"9007199254740992-18014398509481983|18014398509481984-36028797018963967");
+    assert_true(value(var(t, "@hbig"), "18014398509481984-36028797018963967").ull == 9007199254740993ULL);
+    assert_int_equal(var(t, "@lat")->ninst, 0);		/* hex count: lost */
+    assert_int_equal(var(t, "@tsr")->have_value, 0);
+    assert_string_equal(scalar(t->output).cp, "test 5true\n{\"m\":2,\"n\":3}\n");
+}
+
+static void
+test_fixture_f5(void **state)
+{
+    parse_target_t	*t = *state;
+    unsigned		n;
+
+    run_fixture(t, "bpftrace-F5.jsonl", 0, &n);
+    assert_int_equal(t->probes, 2);
+    assert_int_equal(t->lost_events, 2);
+    assert_int_equal(t->runtime_errors, 4);
+    assert_string_equal(t->last_runtime_error,
+	"helper map_delete_elem failed: -2: No such file or directory (line 7 col 11)");
+    assert_true(scalar(var(t, "@u")).ull == UINT64_MAX);
+    assert_string_equal(names(var(t, "@hk")), "a:2-3");
+    assert_int_equal(var(t, "@stk")->nset, 0);
+    assert_int_equal(var(t, "@tsr")->have_value, 0);
+    assert_string_equal(names(var(t, "@ck")), "caf\xc3\xa9?");
+    assert_string_equal(scalar(t->output).cp, "row 1\n");
+}
+
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+	T(test_not_json),
+	T(test_hist_f1),
+	T(test_hist_keyed),
+	T(test_u64_and_signed),
+	T(test_escapes_utf8),
+	T(test_invalid_json),
+	T(test_unknown),
+	T(test_stats),
+	T(test_keyed_maps),
+	T(test_text_values),
+	T(test_output),
+	T(test_errors_probes),
+	cmocka_unit_test(test_bucket_name),
+	T(test_big_map),
+	T(test_fixture_f1),
+	T(test_fixture_f2),
+	T(test_fixture_f3),
+	T(test_fixture_f4),
+	T(test_fixture_f5),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
