@@ -1,0 +1,65 @@
+#!/bin/bash
+# printf output, annotations (include, table-retain-lines, custom-output-block),
+# profile stacks, and instance ids of keys that vanish and come back.
+. "$(dirname "$0")/lib.sh"
+
+drop table <<'BT'
+// table-retain-lines: 3
+BEGIN { printf("col_a,col_b\n"); }
+interval:ms:100 { @i = count(); printf("%d,row\n", 1); }
+BT
+drop only <<'BT'
+// include: @keep,@output
+interval:ms:100 { @keep = count(); @drop = count(); printf("tick\n"); }
+BT
+drop custom <<'BT'
+// custom-output-block
+interval:ms:100 { @c = count(); }
+interval:ms:300 { print(@c); }
+BT
+drop stacks <<'BT'
+profile:hz:99 { @s[kstack] = count(); }
+BT
+drop keys <<'BT'
+BEGIN { @k["a"] = 1; @k["b"] = 2; @k["c"] = 3; @t = 0; }
+interval:ms:1000 {
+    @t = @t + 1;
+    if (@t == 4) { delete(@k["a"]); }
+    if (@t == 8) { @k["a"] = 5; }
+}
+BT
+start_pmcd || exit 1
+
+check "output appears" wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.table.data.output | grep -q '1,row'"
+sleep 1
+out=$(pmi -f bpftrace.scripts.table.data.output | sed -n '/value/,$p')
+lines=$(printf '%s\n' "$out" | grep -c ',row')
+check_eq "table-retain-lines keeps 3 rows" "3" "$lines"
+check_match "table-retain-lines keeps the header first" 'value "col_a,col_b' "$out"
+check_match "output label" '"metrictype":"output"' "$(pmi -l bpftrace.scripts.table.data.output)"
+desc=$(pmi -d bpftrace.scripts.table.data.output)
+check_match "output is a STRING" "Data Type: string" "$(echo $desc)"
+
+check "include: listed variable exported" wait_until 20 pmi bpftrace.scripts.only.data.keep
+check "include: unlisted variable not exported" bash -c "! pminfo -h $HOST bpftrace.scripts.only.data.drop >/dev/null 2>&1"
+check "include: @output exported" pmi bpftrace.scripts.only.data.output
+
+check "custom-output-block: the script's own print() feeds the metric" \
+    wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.custom.data.c | grep -q 'value [1-9]'"
+
+if wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.stacks.data.s | grep -q 'inst '"; then
+    ok "profile: kernel stacks become instances"
+    check_match "stacks label" '"metrictype":"stacks"' "$(pmi -l bpftrace.scripts.stacks.data.s)"
+else
+    err=$(value bpftrace.scripts.stacks.error)
+    if [ -n "$err" ]; then skip "profile probes unavailable here: $err"; else not_ok "profile: no stacks"; fi
+fi
+
+# ids: a vanished key leaves the indom, and gets its old id back
+check "keyed map a,b,c" wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.keys.data.k | grep -q '\"c\"'"
+id_a=$(pmi -f bpftrace.scripts.keys.data.k | sed -n 's/.*inst \[\([0-9]*\) or "a"\].*/\1/p')
+check "deleted key leaves the instance domain" wait_until 15 bash -c "! pminfo -h $HOST -f bpftrace.scripts.keys.data.k | grep -q '\"a\"'"
+check "the indom agrees with the fetch" bash -c "! pminfo -h $HOST -f bpftrace.scripts.keys.data.k | grep -q 'No value'"
+check "the key comes back" wait_until 15 bash -c "pminfo -h $HOST -f bpftrace.scripts.keys.data.k | grep -q '\"a\"\] value 5'"
+id_a2=$(pmi -f bpftrace.scripts.keys.data.k | sed -n 's/.*inst \[\([0-9]*\) or "a"\].*/\1/p')
+check_eq "a returning key keeps its instance id" "$id_a" "$id_a2"
