@@ -24,6 +24,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <math.h>
@@ -274,17 +275,12 @@ parse_fix_escapes(char *s, size_t len)
 }
 
 /* a JSON integer: negative ones as int64, others as uint64 (no clamping) */
-static int
+static void
 parse_int(json_object *j, int *neg, uint64_t *u, int64_t *i)
 {
     *i = json_object_get_int64(j);
-    if (*i < 0) {
-	*neg = 1;
-	return 0;
-    }
-    *neg = 0;
-    *u = json_object_get_uint64(j);
-    return 0;
+    *neg = *i < 0;
+    *u = *neg ? (uint64_t)*i : json_object_get_uint64(j);
 }
 
 /* a count or bound: an integer, a digit string (F4+) or a whole double */
@@ -299,8 +295,6 @@ parse_get_u64(json_object *j, uint64_t *u)
     switch (json_object_get_type(j)) {
     case json_type_int:
 	parse_int(j, &neg, u, &i);
-	if (neg)
-	    *u = (uint64_t)i;
 	return 0;
     case json_type_double:
 	d = json_object_get_double(j);

@@ -22,6 +22,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <math.h>
@@ -61,16 +62,17 @@ var_hash(const char *a, size_t alen, const char *b, size_t blen)
     return h;
 }
 
+/* strncmp, not memcmp: name may be shorter than the parts (no NUL in them) */
 static int
 var_name_equal(const char *name, const char *a, size_t alen,
 		const char *b, size_t blen)
 {
-    if (memcmp(name, a, alen) != 0)
+    if (strncmp(name, a, alen) != 0)
 	return 0;
     name += alen;
     if (b == NULL)
 	return *name == '\0';
-    if (*name != ':' || memcmp(name + 1, b, blen) != 0)
+    if (*name != ':' || strncmp(name + 1, b, blen) != 0)
 	return 0;
     return name[1 + blen] == '\0';
 }
@@ -155,7 +157,6 @@ var_create(variable_t *v, uint32_t hash, const char *a, size_t alen,
     ip->name = name;
     ip->hash = hash;
     ip->keylen = b ? (int)alen : (int)len;
-    ip->lower = 0;
     slot = hash & (v->nheads - 1);
     ip->chain = v->heads[slot];
     v->heads[slot] = id;
@@ -217,8 +218,8 @@ var_set_string(var_value_t *slot, const char *s, size_t len)
 {
     char	*p;
 
-    if (slot->str != NULL && strncmp(slot->str, s, len) == 0 &&
-	slot->str[len] == '\0')
+    if (slot->str != NULL && strlen(slot->str) == len &&
+	memcmp(slot->str, s, len) == 0)
 	return 0;
     if ((p = malloc(len + 1)) == NULL)
 	return -ENOMEM;
