@@ -573,6 +573,23 @@ parse_find_var(parse_target_t *t, const char *name)
     return NULL;
 }
 
+/* a new tick of the print block: keyed variables not printed since the last one are empty */
+static void
+parse_tick(parse_target_t *t)
+{
+    variable_t	*v;
+    int		i;
+
+    for (i = 0; i < t->nvars; i++) {
+	v = &t->vars[i];
+	if (!v->single && v->gen == v->tickmark && v->nset > 0) {
+	    var_begin(v);
+	    var_end(v);
+	}
+	v->tickmark = v->gen;
+    }
+}
+
 /* "map", "hist", "stats": data holds the variable name -> its print */
 static int
 parse_map_record(parse_ctx_t *c, json_object *data)
@@ -582,7 +599,9 @@ parse_map_record(parse_ctx_t *c, json_object *data)
     if (!json_object_is_type(data, json_type_object))
 	return 0;
     json_object_object_foreach(data, name, val) {
-	if ((v = parse_find_var(c->t, name)) != NULL)	/* else unexported */
+	if (strcmp(name, PARSE_TICK_VAR) == 0)
+	    parse_tick(c->t);
+	else if ((v = parse_find_var(c->t, name)) != NULL)	/* else unexported */
 	    parse_var(c, v, val);
     }
     return 0;

@@ -13,6 +13,13 @@
 #include <stdint.h>
 #include "variables.h"
 
+/*
+ * The print block the agent appends prints this map first on every tick.
+ * Before bpftrace 0.24 an empty map prints no line at all, so a keyed
+ * variable not printed between two ticks is known to be empty.
+ */
+#define PARSE_TICK_VAR	"@__pmda_tick"
+
 /* what one script exposes to the parser */
 typedef struct parse_target {
     variable_t	*vars;		/* the exported variables */

@@ -319,7 +319,7 @@ script_remove(script_t *s)
 static char *
 script_program(const script_t *s, size_t *lenp)
 {
-    size_t	size = s->codelen + 64, len;
+    size_t	size = s->codelen + 128, len;
     char	*prog;
     int		i, nprint = 0;
 
@@ -334,7 +334,8 @@ script_program(const script_t *s, size_t *lenp)
 	    if (s->pt.vars[i].func == VAR_FUNC_OUTPUT)
 		continue;
 	    len += pmsprintf(prog + len, size - len, "%s print(%s);",
-			    nprint++ ? "" : "\ninterval:s:1 {", s->pt.vars[i].name);
+			    nprint++ ? "" : "\ninterval:s:1 { " PARSE_TICK_VAR " = count(); print(" PARSE_TICK_VAR ");",
+			    s->pt.vars[i].name);
 	}
 	if (nprint)
 	    len += pmsprintf(prog + len, size - len, " }");
@@ -367,7 +368,7 @@ script_start(script_t *s)
     s->exit_code = 0;
     s->data_bytes = 0;
     s->over_limit = 0;
-    s->tp_start = script_now();
+    s->tp_start = s->run_start = script_now();
     s->tp_bytes = 0;
 
     argv[0] = (char *)script_cfg->bpftrace_path;
@@ -422,7 +423,8 @@ script_throughput(script_t *s, size_t bytes)
 	(elapsed >= SCRIPT_TP_WINDOW && s->tp_bytes / elapsed > limit)) {
 	s->over_limit = 1;
 	s->want_running = 0;
-	script_set_error(s, "BPFtrace output exceeds limit of %ld bytes per second (max_throughput)", limit);
+	/* upstream's words exactly: PCP QA 1705 compares them */
+	script_set_error(s, "BPFtrace output exceeds limit of %ld bytes per second", limit);
 	pmNotifyErr(LOG_ERR, "script: stopping %s: %s", script_describe(s, desc, sizeof(desc)), s->error);
 	runner_stop(&s->runner, now, script_cfg->stop_grace);
 	return;
@@ -612,6 +614,14 @@ script_reaped(pid_t pid, int wstatus)
     else
 	pmNotifyErr(LOG_INFO, "script: stopped %s", script_describe(s, desc, sizeof(desc)));
 
+    /*
+     * control.start came while bpftrace was still stopping (script_start
+     * could only note the wish then): start the new run now.
+     */
+    if (requested && s->want_running) {
+	script_start(s);
+	return;
+    }
     /* drop-in scripts run for as long as their file is there */
     if (s->path && s->want_running && !requested) {
 	s->restarts++;
@@ -650,9 +660,9 @@ script_housekeeping(double now)
 		next_due = s->restart_at - now;
 	    }
 	}
-	/* a run that lasted a while earns a fresh backoff */
+	/* a run that lasted a while earns a fresh backoff (tp_start moves) */
 	if (s->status == SCRIPT_STARTED && s->backoff > 1 &&
-	    now - s->tp_start > script_cfg->restart_max_backoff)
+	    now - s->run_start > script_cfg->restart_max_backoff)
 	    s->backoff = 1;
 	if ((d = runner_timers(&s->runner, now)) >= 0 && d < next_due)
 	    next_due = d;

@@ -83,6 +83,7 @@ typedef struct variable {
     int			*heads;		/* hash heads, nheads is a power of 2 */
     int			nheads;
     unsigned		gen;		/* current snapshot generation */
+    unsigned		tickmark;	/* gen at the last print-block tick */
     int			nput;		/* active instances put in this snapshot */
     int			changed;	/* membership changed in this snapshot */
 

@@ -751,6 +751,28 @@ test_fixture_f5(void **state)
     assert_string_equal(scalar(t->output).cp, "row 1\n");
 }
 
+/* F1-F3 print no line for an emptied map: the print block's tick tells */
+static void
+test_tick_empties(void **state)
+{
+    parse_target_t	*t = *state;
+    variable_t		*k = var(t, "@k"), *m = var(t, "@m");
+    const char		*tick = "{\"type\": \"map\", \"data\": {\"" PARSE_TICK_VAR "\": 1}}";
+
+    assert_int_equal(feed(t, tick), 0);
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@k\": {\"a\": 1}}}"), 0);
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@m\": {\"b\": 2}}}"), 0);
+    assert_int_equal(feed(t, tick), 0);
+    assert_int_equal(k->nset, 1);		/* both printed in the last tick */
+    assert_int_equal(m->nset, 1);
+    assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@m\": {\"b\": 3}}}"), 0);
+    assert_int_equal(feed(t, tick), 0);	/* @k had no line: empty */
+    assert_int_equal(k->nset, 0);
+    assert_int_equal(m->nset, 1);
+    assert_int_equal(value(m, "b").ull, 3);
+    assert_int_equal(t->parse_errors, 0);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -766,6 +788,7 @@ main(void)
 	T(test_unknown),
 	T(test_stats),
 	T(test_keyed_maps),
+	T(test_tick_empties),
 	T(test_text_values),
 	T(test_output),
 	T(test_errors_probes),
