@@ -57,6 +57,7 @@ typedef struct script {
     int			want_running;	/* 0 after control.stop */
     double		restart_at;	/* monotonic, 0 if no restart is due */
     int			backoff;	/* seconds of the next restart delay */
+    double		run_start;	/* monotonic start of the current run */
     double		tp_start;	/* throughput window */
     uint64_t		tp_bytes;
     int			over_limit;	/* stopped for max_throughput */
