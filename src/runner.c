@@ -198,10 +198,10 @@ runner_lines(runner_buf_t *b, const char *data, size_t len, size_t limit,
 	nl = memchr(data, '\n', len);
 	take = nl ? (size_t)(nl - data) : len;
 	if (b->skipped == 0 && b->len + take > limit) {
-	    b->skipped = b->len;	/* start discarding this line */
+	    /* start discarding this line (never 0: b->len + take > limit >= 0) */
+	    b->skipped = b->len + take;
 	    b->len = 0;
-	}
-	if (b->skipped) {
+	} else if (b->skipped) {
 	    b->skipped += take;
 	} else {
 	    if (b->len + take + 1 > b->size) {
@@ -261,6 +261,8 @@ runner_read(runner_t *r, int *fd, runner_buf_t *b, size_t limit, size_t budget,
 	    if (b->len > 0 && !b->skipped) {	/* last line without newline */
 		b->data[b->len] = '\0';
 		cb(arg, b->data, b->len);
+	    } else if (b->skipped && toolong) {	/* ... and over-long */
+		toolong(arg, b->skipped);
 	    }
 	    b->len = b->skipped = 0;
 	    runner_close(fd);

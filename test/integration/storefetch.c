@@ -4,7 +4,8 @@
  * (a control metric answers the store there) and print:
  *	store: STATUS MESSAGE
  *	answer: VALUE
- * FILE "-" reads stdin.  Exit status 0 when the store succeeded.  Built by
+ * FILE "-" reads stdin.  Exit status 0 when the store succeeded.
+ * storefetch HOST METRIC: only fetch, and print the value as it is.  Built by
  * the integration tests (cc storefetch.c -lpcp): pmstore can neither send
  * arbitrary bytes nor show the answer of a store that failed.
  */
@@ -21,20 +22,22 @@ main(int argc, char **argv)
     pmValueBlock *vb;
     pmID	pmid;
     char	*name, *text = NULL;
-    size_t	len = 0, size = 0, n;
+    size_t	len = 0, size = 0, n = 0;
     FILE	*f;
     int		ctx, sts, fsts;
 
-    if (argc != 4) {
-	fprintf(stderr, "usage: %s HOST METRIC FILE\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+	fprintf(stderr, "usage: %s HOST METRIC [FILE]\n", argv[0]);
 	return 2;
     }
-    f = strcmp(argv[3], "-") == 0 ? stdin : fopen(argv[3], "r");
-    if (f == NULL) {
+    f = argc == 3 ? NULL : strcmp(argv[3], "-") == 0 ? stdin : fopen(argv[3], "r");
+    if (f == NULL && argc == 4) {
 	perror(argv[3]);
 	return 2;
     }
     do {
+	if (f == NULL)
+	    break;
 	if (len + 4096 > size && (text = realloc(text, size = 2 * size + 4096)) == NULL)
 	    return 2;
 	n = fread(text + len, 1, size - len, f);
@@ -48,6 +51,15 @@ main(int argc, char **argv)
     if ((sts = pmLookupName(1, (const char **)&name, &pmid)) < 0) {
 	fprintf(stderr, "%s: %s\n", name, pmErrStr(sts));
 	return 2;
+    }
+    if (argc == 3) {
+	if ((fsts = pmFetch(1, &pmid, &rp)) < 0 || rp->vset[0]->numval != 1 ||
+	    rp->vset[0]->valfmt == PM_VAL_INSITU) {
+	    fprintf(stderr, "%s: no value\n", name);
+	    return 1;
+	}
+	fputs(rp->vset[0]->vlist[0].value.pval->vbuf, stdout);
+	return 0;
     }
     if ((vs = calloc(1, sizeof(*vs))) == NULL ||
 	(vb = calloc(1, PM_VAL_HDR_SIZE + len + 1)) == NULL)
