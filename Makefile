@@ -8,6 +8,7 @@
 #   make valgrind   an integration session under valgrind, no definite leaks
 #   make fuzz       the libFuzzer targets for longer (FUZZ_SECONDS, default 60)
 #   make bench      side-by-side benchmark against PCP's Python agent
+#   make soak       the agent under load for SOAK_MINUTES (default 5): RSS and fds
 
 PCP_CONF	:= $(shell . /etc/pcp.env 2>/dev/null; echo "$$PCP_PMDAS_DIR|$$PCP_SYSCONF_DIR|$$PCP_VAR_DIR")
 PCP_PMDAS_DIR	?= $(word 1,$(subst |, ,$(PCP_CONF)))
@@ -30,7 +31,7 @@ LIB_OBJS	:= $(patsubst src/%.c,$(BUILD)/%.o,$(LIB_SRCS))
 UNIT_SRCS	:= $(wildcard test/unit/test_*.c)
 UNIT_BINS	:= $(patsubst test/unit/%.c,$(BUILD)/%,$(UNIT_SRCS))
 
-.PHONY: all install uninstall unit check helpers asan valgrind fuzz fuzz-smoke bench clean clobber
+.PHONY: all install uninstall unit check helpers asan valgrind fuzz fuzz-smoke bench soak clean clobber
 
 all: pmdabpftrace
 
@@ -83,6 +84,9 @@ fuzz fuzz-smoke:
 
 bench: all
 	bench/run
+
+soak: all
+	bench/soak
 
 # The Python agent's files are kept once, beside ours, for bench/ to compare.
 PYTHON_COPY	= $(DESTDIR)$(PCP_PMDAS_DIR)/.bpftrace-python-agent

@@ -147,6 +147,67 @@ control_string_or_null(const char *s)
     return s ? json_object_new_string(s) : NULL;
 }
 
+/* length of the valid UTF-8 sequence at p (strict: no overlong forms, no surrogates), 0 if none */
+static size_t
+control_utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+    unsigned long	cp;
+    size_t		n, i;
+
+    if (p[0] < 0x80)
+	return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+	n = 2, cp = p[0] & 0x1f;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+	n = 3, cp = p[0] & 0x0f;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+	n = 4, cp = p[0] & 0x07;
+    else
+	return 0;
+    if ((size_t)(end - p) < n)
+	return 0;
+    for (i = 1; i < n; i++) {
+	if ((p[i] & 0xc0) != 0x80)
+	    return 0;
+	cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	(n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+	return 0;
+    return n;
+}
+
+/*
+ * A JSON string of text: JSON is UTF-8, so bytes that are not (a refused
+ * script's text, say) become U+FFFD rather than making the answer invalid.
+ */
+static json_object *
+control_json_text(const char *text, size_t len)
+{
+    const unsigned char	*p = (const unsigned char *)text, *end = p + len;
+    json_object		*o;
+    char		*clean;
+    size_t		n, k = 0;
+
+    while (p < end && (n = control_utf8_seq(p, end)) > 0)
+	p += n;
+    if (p == end || (clean = malloc(3 * len + 1)) == NULL)
+	return json_object_new_string_len(text, (int)len);
+    for (p = (const unsigned char *)text; p < end; p += n) {
+	if ((n = control_utf8_seq(p, end)) > 0) {
+	    memcpy(clean + k, p, n);
+	    k += n;
+	} else {
+	    memcpy(clean + k, "\xef\xbf\xbd", 3);
+	    k += 3;
+	    n = 1;
+	}
+    }
+    o = json_object_new_string_len(clean, (int)k);
+    free(clean);
+    return o;
+}
+
 static json_object *
 control_script_object(const script_t *s)
 {
@@ -162,7 +223,7 @@ control_script_object(const script_t *s)
     json_object_object_add(o, "persistent", json_object_new_boolean(s->persistent));
     json_object_object_add(o, "created_at", control_timestamp(s->created_at));
     json_object_object_add(o, "last_accessed_at", control_timestamp(s->last_accessed_at));
-    json_object_object_add(o, "code", json_object_new_string_len(s->code, (int)s->codelen));
+    json_object_object_add(o, "code", control_json_text(s->code, s->codelen));
 
     meta = json_object_new_object();
     json_object_object_add(meta, "name", control_string_or_null(meta_name));
@@ -194,11 +255,13 @@ control_script_object(const script_t *s)
     json_object_object_add(state, "status", json_object_new_string(script_status_name(s->status)));
     json_object_object_add(state, "pid", json_object_new_int(s->pid > 0 ? s->pid : -1));
     json_object_object_add(state, "exit_code", json_object_new_int(s->exit_code));
-    json_object_object_add(state, "error", json_object_new_string_len(s->error, (int)s->errlen));
+    json_object_object_add(state, "error", control_json_text(s->error, s->errlen));
     json_object_object_add(state, "probes", json_object_new_int64(s->pt.probes));
     json_object_object_add(state, "data_bytes", json_object_new_int64((int64_t)s->data_bytes));
-    json_object_object_add(state, "restarts", json_object_new_int64(s->restarts));
-    json_object_object_add(state, "last_exit", json_object_new_string(s->last_exit));
+    /*
+     * No more fields than upstream's: PCP QA 1700 compares this JSON line
+     * by line.  restarts and last_exit are metrics of their own.
+     */
     json_object_object_add(o, "state", state);
     return o;
 }
@@ -341,6 +404,10 @@ control_register(int ctx, const char *code, size_t len)
 
     if ((s = script_create(code, len, NULL, c ? c->username : NULL, NULL)) == NULL)
 	return -ENOMEM;
+    if (memchr(code, '\0', len) != NULL) {	/* bpftrace would see less than we did */
+	s->errlen = pmsprintf(s->error, sizeof(s->error), "script text contains a NUL byte");
+	s->status = SCRIPT_ERROR;
+    }
     if (s->status != SCRIPT_ERROR && (sts = script_add(s)) >= 0) {
 	script_start(s);
 	if (s->status != SCRIPT_ERROR)
@@ -360,13 +427,17 @@ control_register(int ctx, const char *code, size_t len)
 static int
 control_deregister(int ctx, char *list)
 {
-    char	*tok, *save, desc[256];
+    char	*tok, *save, *end, desc[256];
     script_t	*s;
-    int		missing = 0;
+    int		missing = 0, found = 0;
 
     for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	/* "a, b" as well as "a,b": names and ids never hold spaces */
 	while (*tok == ' ')
 	    tok++;
+	end = tok + strlen(tok);
+	while (end > tok && end[-1] == ' ')
+	    *--end = '\0';
 	if ((s = script_find(tok)) == NULL) {
 	    pmNotifyErr(LOG_ERR, "deregister: script %s not found", tok);
 	    missing++;
@@ -374,8 +445,9 @@ control_deregister(int ctx, char *list)
 	}
 	pmNotifyErr(LOG_INFO, "script: deregistering %s", script_describe(s, desc, sizeof(desc)));
 	script_remove(s);
+	found++;
     }
-    if (missing) {
+    if (missing || found == 0) {	/* an empty list names no script either */
 	control_set_answer(ctx, NS_CONTROL_DEREGISTER,
 			control_result("error", "one or more scripts were not found"));
 	return PM_ERR_BADSTORE;
@@ -414,7 +486,7 @@ control_store(pmdaResult *result, pmdaExt *pmda)
     for (i = 0; i < result->numpmid && sts == 0; i++) {
 	pmValueSet	*vsp = result->vset[i];
 	unsigned	cluster = pmID_cluster(vsp->pmid), item = pmID_item(vsp->pmid);
-	char		*text;
+	char		*text, *raw;
 	size_t		len;
 
 	if (cluster != NS_CLUSTER_CONTROL || item >= CONTROL_NITEMS)
@@ -424,14 +496,19 @@ control_store(pmdaResult *result, pmdaExt *pmda)
 	    return PM_ERR_BADSTORE;
 	if ((sts = control_permitted(ctx)) < 0)
 	    return sts;
+	if (vsp->vlist[0].value.pval->vlen < PM_VAL_HDR_SIZE)
+	    return PM_ERR_BADSTORE;
 	len = vsp->vlist[0].value.pval->vlen - PM_VAL_HDR_SIZE;
-	text = vsp->vlist[0].value.pval->vbuf;
+	raw = text = vsp->vlist[0].value.pval->vbuf;
 	while (len > 0 && text[len - 1] == '\0')
 	    len--;
 	if ((text = strndup(text, len)) == NULL)
 	    return -ENOMEM;
-	if (strlen(text) != len) {	/* an embedded NUL */
+	if (strlen(text) != len) {	/* an embedded NUL: refused with an answer */
 	    free(text);
+	    if (item == NS_CONTROL_REGISTER)
+		return control_register(ctx, raw, len);
+	    control_set_answer(ctx, item, control_result("error", "text contains a NUL byte"));
 	    return PM_ERR_BADSTORE;
 	}
 	switch (item) {
@@ -452,12 +529,59 @@ control_store(pmdaResult *result, pmdaExt *pmda)
 
 /* ---- drop-in files ---- */
 
-void
+/*
+ * Drop-in files the registry refused (name taken, too many scripts) are
+ * offered again on every scan; the refusal is logged once per reason.
+ */
+typedef struct control_refusal {
+    char			*path;
+    char			*reason;
+    struct control_refusal	*next;
+} control_refusal_t;
+
+static control_refusal_t	*control_refusals;
+
+/* forget path's refusal; returns the reason it had, to compare (caller frees) */
+static char *
+control_refusal_take(const char *path)
+{
+    control_refusal_t	**pp, *r;
+    char		*reason;
+
+    for (pp = &control_refusals; (r = *pp) != NULL; pp = &r->next) {
+	if (strcmp(r->path, path) == 0) {
+	    *pp = r->next;
+	    reason = r->reason;
+	    free(r->path);
+	    free(r);
+	    return reason;
+	}
+    }
+    return NULL;
+}
+
+static void
+control_refusal_keep(const char *path, const char *reason)
+{
+    control_refusal_t	*r = calloc(1, sizeof(*r));
+
+    if (r == NULL || (r->path = strdup(path)) == NULL ||
+	(r->reason = strdup(reason)) == NULL) {
+	if (r)
+	    free(r->path);
+	free(r);
+	return;
+    }
+    r->next = control_refusals;
+    control_refusals = r;
+}
+
+int
 control_dropin(void *arg, watch_event_t ev, const char *path,
 		const char *name, const char *text, size_t len)
 {
     script_t	*s, *old = NULL;
-    char	desc[256];
+    char	desc[256], *before = control_refusal_take(path);
 
     for (s = script_first(); s; s = s->next)
 	if (s->path && strcmp(s->path, path) == 0)
@@ -468,22 +592,33 @@ control_dropin(void *arg, watch_event_t ev, const char *path,
 			script_describe(old, desc, sizeof(desc)));
 	script_remove(old);
     }
-    if (ev == WATCH_REMOVED)
-	return;
-    pmNotifyErr(LOG_INFO, "registering script from file %s...", path);
+    if (ev == WATCH_REMOVED) {
+	free(before);
+	return 0;
+    }
+    if (before == NULL)
+	pmNotifyErr(LOG_INFO, "registering script from file %s...", path);
     if ((s = script_create(text, len, name, "root", path)) == NULL) {
 	pmNotifyErr(LOG_ERR, "%s: out of memory", path);
-	return;
+	free(before);
+	return -ENOMEM;
     }
     if (script_add(s) < 0) {
-	pmNotifyErr(LOG_ERR, "Skipping autostart script %s: %s", path, s->error);
+	if (before == NULL || strcmp(before, s->error) != 0)
+	    pmNotifyErr(LOG_ERR, "Skipping autostart script %s: %s", path, s->error);
+	control_refusal_keep(path, s->error);
 	script_destroy(s);
-	return;
+	free(before);
+	return PM_ERR_BADSTORE;
     }
+    if (before)
+	pmNotifyErr(LOG_INFO, "registering script from file %s (refused before: %s)", path, before);
+    free(before);
     if (s->status == SCRIPT_ERROR)
 	pmNotifyErr(LOG_ERR, "autostart script %s: %s", path, s->error);
     else
 	script_start(s);
+    return 0;
 }
 
 void
@@ -499,4 +634,6 @@ control_free(void)
     free(control_json);
     control_json = NULL;
     control_answer(-1, 0);
+    while (control_refusals)
+	free(control_refusal_take(control_refusals->path));
 }

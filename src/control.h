@@ -27,7 +27,7 @@ const char *control_answer(int ctx, int item);
 /* bpftrace.info.scripts_json: always a valid JSON array */
 const char *control_scripts_json(void);
 /* a drop-in file appeared, changed or went (watch_cb_t) */
-void control_dropin(void *arg, watch_event_t ev, const char *path,
+int control_dropin(void *arg, watch_event_t ev, const char *path,
 		const char *name, const char *text, size_t len);
 void control_free(void);
 

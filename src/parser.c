@@ -733,6 +733,843 @@ parse_record(parse_ctx_t *c, json_object *root)
     return 0;		/* tseries (0.25+) and anything newer */
 }
 
+/*
+ * ---- the fast path: a strict scanner for "map" and "hist" records ----
+ *
+ * json-c builds a tree of every key and value of a line (allocations by
+ * the thousand) before parse_record() walks it: for the maps of tens of
+ * thousands of keys a script prints each second, that is nearly all of the
+ * agent's work.  The records that carry maps and histograms are regular,
+ * so they are read here directly, in two passes:
+ *
+ *   1. scan: the whole line is checked against a strict subset of JSON
+ *      (the shapes bpftrace prints) and cut into tokens - offsets of keys
+ *      and values - with no side effect at all.  Anything outside the
+ *      subset (\u escapes, control bytes, floats, integers of more than 18
+ *      digits, nested values, duplicate member names, a "stats" record,
+ *      ...) returns SCAN_FALLBACK, and json-c takes the line as before.
+ *   2. apply: the tokens become exactly the var_*() calls parse_var()
+ *      would make for the tree json-c would build, in the same order.
+ *
+ * The subset is strict JSON, which json-c accepts as well, and within it
+ * the two paths agree: integers are the same numbers, strings the same
+ * bytes, member order is text order.  Where json-c would differ - a key
+ * repeated within one object keeps its first place and its last value -
+ * the scan either proves that the difference cannot show (a repeated map
+ * key whose every value is always stored) or falls back.
+ */
+
+int parse_scanner = 1;
+unsigned long parse_scanned;
+
+#define SCAN_FALLBACK	1	/* not for the scanner: json-c decides */
+#define SCAN_MAX_MEMBERS 16	/* members of "data" (checked for repeats) */
+#define SCAN_MAX_DEPTH	16	/* nesting of skipped values */
+#define SCAN_MAX_DIGITS	18	/* an integer this long fits an int64_t */
+
+enum { SK_VAR, SK_TICK, SK_ITEM, SK_SCALAR, SK_HKEY, SK_BUCKET };
+enum { SV_INT, SV_STR, SV_TRUE, SV_FALSE, SV_NULL };
+#define SF_ESC	1	/* string: has backslash escapes */
+#define SF_HI	2	/* string: has bytes above 0x7f */
+#define SF_NEG	4	/* integer: negative */
+#define SF_HAVE	8	/* bucket bound: present */
+
+/* offsets into the line; which fields are used depends on kind */
+typedef struct scan_tok {
+    uint32_t	a, alen;	/* var: index; item, hkey: key; bucket: min */
+    uint32_t	b, blen;	/* item, scalar: value; bucket: max */
+    uint64_t	num;		/* item, scalar: an integer; bucket: count (magnitudes) */
+    uint8_t	kind, vkind, aflags, bflags, nflags;	/* nflags: SF_NEG of num */
+} scan_tok_t;
+
+typedef struct scan {
+    const char	*s;
+    size_t	len, pos;
+    scan_tok_t	*tok;		/* scan_toks, grown as needed */
+    size_t	ntok;
+} scan_t;
+
+/* the token array lives from line to line: no allocation per line */
+static scan_tok_t	*scan_toks;
+static size_t		scan_maxtok;
+
+/* SWAR: bytes of w that are zero have their high bit set in the result */
+#define SCAN_ONES		0x0101010101010101ULL
+#define SCAN_HASZERO(w)		(((w) - SCAN_ONES) & ~(w) & (SCAN_ONES * 0x80))
+
+/* string bytes: 0 plain, 1 '"', 2 '\\', 3 control, 4 above 0x7f */
+static const unsigned char scan_class[256] = {
+    3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3, 3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,
+    0,0,1,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,2,0,0,0,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4, 4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,
+    4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4, 4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,
+    4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4, 4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,
+    4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4, 4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,
+};
+
+static inline void
+scan_ws(scan_t *sc)
+{
+    while (sc->pos < sc->len) {
+	char ch = sc->s[sc->pos];
+	if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r')
+	    break;
+	sc->pos++;
+    }
+}
+
+/* the next byte after blanks, 0 at the end */
+static inline int
+scan_peek(scan_t *sc)
+{
+    scan_ws(sc);
+    return sc->pos < sc->len ? (unsigned char)sc->s[sc->pos] : 0;
+}
+
+static inline int
+scan_expect(scan_t *sc, int ch)
+{
+    if (scan_peek(sc) != ch)
+	return -1;
+    sc->pos++;
+    return 0;
+}
+
+static int
+scan_grow(scan_t *sc)
+{
+    size_t	n = scan_maxtok ? 2 * scan_maxtok : 1024;
+    scan_tok_t	*tk;
+
+    if ((tk = realloc(scan_toks, n * sizeof(*tk))) == NULL)
+	return -1;
+    scan_toks = tk;
+    scan_maxtok = n;
+    sc->tok = scan_toks;
+    return 0;
+}
+
+/* a new token: kind and flags set, the rest for the caller to fill */
+static inline scan_tok_t *
+scan_new(scan_t *sc, int kind)
+{
+    scan_tok_t	*tk;
+
+    if (sc->ntok == scan_maxtok && scan_grow(sc) < 0)
+	return NULL;
+    tk = &sc->tok[sc->ntok++];
+    tk->kind = kind;
+    tk->vkind = tk->aflags = tk->bflags = tk->nflags = 0;
+    return tk;
+}
+
+/* a string at pos: its body (between the quotes) and SF_ESC / SF_HI */
+static int
+scan_string(scan_t *sc, uint32_t *off, uint32_t *len, uint8_t *flags)
+{
+    const unsigned char	*s = (const unsigned char *)sc->s;
+    size_t		p = sc->pos, end = sc->len;
+    uint8_t		f = 0;
+
+    if (p >= end || s[p] != '"')
+	return -1;
+    *off = (uint32_t)++p;
+    for (;;) {
+	/*
+	 * Eight bytes at a time: the lowest flagged byte of m is the first
+	 * '"', '\\', control or high byte (the borrows of the SWAR tests
+	 * only ever flag bytes above a flagged one).
+	 */
+	while (end - p >= 8) {
+	    uint64_t	w, m;
+
+	    memcpy(&w, s + p, 8);
+	    m = (SCAN_HASZERO(w ^ (SCAN_ONES * '"')) | SCAN_HASZERO(w ^ (SCAN_ONES * '\\')) |
+		 ((w - SCAN_ONES * 0x20) & ~w) | w) & (SCAN_ONES * 0x80);
+	    if (m != 0) {
+		p += __builtin_ctzll(m) >> 3;
+		goto special;
+	    }
+	    p += 8;
+	}
+	while (p < end && scan_class[s[p]] == 0)
+	    p++;
+	if (p >= end)
+	    return -1;
+special:
+	switch (scan_class[s[p]]) {
+	case 1:			/* the closing quote */
+	    *len = (uint32_t)(p - *off);
+	    *flags = f;
+	    sc->pos = p + 1;
+	    return 0;
+	case 2:			/* the escapes json-c turns into one byte */
+	    if (p + 1 >= end)
+		return -1;
+	    switch (s[p + 1]) {
+	    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+		break;
+	    default:
+		return -1;	/* \u and anything odd: json-c decides */
+	    }
+	    f |= SF_ESC;
+	    p += 2;
+	    break;
+	case 4:
+	    f |= SF_HI;
+	    p++;
+	    break;
+	default:		/* raw control bytes */
+	    return -1;
+	}
+    }
+}
+
+/*
+ * An integer of at most SCAN_MAX_DIGITS digits, no leading zero, not
+ * "-0": its text, SF_NEG, and its magnitude in *num.
+ */
+static int
+scan_int(scan_t *sc, uint32_t *off, uint32_t *len, uint8_t *flags, uint64_t *num)
+{
+    const char	*s = sc->s;
+    size_t	p = sc->pos, end = sc->len, d;
+    uint64_t	x = 0;
+    unsigned	digit;
+
+    *off = (uint32_t)p;
+    *flags = 0;
+    if (p < end && s[p] == '-') {
+	*flags = SF_NEG;
+	p++;
+    }
+    d = p;
+    while (p < end && (digit = (unsigned char)s[p] - '0') <= 9) {
+	x = x * 10 + digit;
+	p++;
+    }
+    *num = x;
+    if (p == d || p - d > SCAN_MAX_DIGITS || (s[d] == '0' && p - d > 1) ||
+	(s[d] == '0' && *flags))
+	return -1;
+    if (p < end && (s[p] == '.' || s[p] == 'e' || s[p] == 'E'))
+	return -1;		/* a double */
+    *len = (uint32_t)(p - *off);
+    sc->pos = p;
+    return 0;
+}
+
+static int
+scan_word(scan_t *sc, const char *w, size_t n)
+{
+    if (sc->len - sc->pos < n || memcmp(sc->s + sc->pos, w, n) != 0)
+	return -1;
+    sc->pos += n;
+    return 0;
+}
+
+/* a scalar into tk's value: string, integer, true, false, null */
+static int
+scan_scalar(scan_t *sc, scan_tok_t *tk)
+{
+    int		ch = scan_peek(sc);
+
+    tk->b = (uint32_t)sc->pos;
+    tk->blen = 0;
+    tk->bflags = 0;
+    if (ch == '"') {
+	tk->vkind = SV_STR;
+	return scan_string(sc, &tk->b, &tk->blen, &tk->bflags);
+    }
+    if (ch == '-' || (ch >= '0' && ch <= '9')) {
+	tk->vkind = SV_INT;
+	if (scan_int(sc, &tk->b, &tk->blen, &tk->nflags, &tk->num) < 0)
+	    return -1;
+	return 0;
+    }
+    if (ch == 't') {
+	tk->vkind = SV_TRUE;
+	return scan_word(sc, "true", 4);
+    }
+    if (ch == 'f') {
+	tk->vkind = SV_FALSE;
+	return scan_word(sc, "false", 5);
+    }
+    if (ch == 'n') {
+	tk->vkind = SV_NULL;
+	return scan_word(sc, "null", 4);
+    }
+    return -1;
+}
+
+/* check a value nobody uses (unexported variables, @output, the tick) */
+static int
+scan_skip(scan_t *sc, int depth)
+{
+    scan_tok_t	tmp;
+    uint32_t	off, len;
+    uint8_t	flags;
+    int		ch = scan_peek(sc), close;
+
+    if (ch != '{' && ch != '[')
+	return scan_scalar(sc, &tmp);
+    if (depth >= SCAN_MAX_DEPTH)
+	return -1;
+    close = ch == '{' ? '}' : ']';
+    sc->pos++;
+    if (scan_peek(sc) == close) {
+	sc->pos++;
+	return 0;
+    }
+    for (;;) {
+	if (ch == '{') {
+	    /* repeated keys do not matter in a value nobody reads */
+	    if (scan_peek(sc) != '"' || scan_string(sc, &off, &len, &flags) < 0 ||
+		scan_expect(sc, ':') < 0)
+		return -1;
+	}
+	if (scan_skip(sc, depth + 1) < 0)
+	    return -1;
+	if (scan_peek(sc) == ',') {
+	    sc->pos++;
+	    continue;
+	}
+	return scan_expect(sc, close);
+    }
+}
+
+/* the start of the next member of an object: 1 there is one, 0 the end */
+static int
+scan_next_member(scan_t *sc, int first)
+{
+    int		ch = scan_peek(sc);
+
+    if (ch == '}') {
+	sc->pos++;
+	return 0;
+    }
+    if (!first) {
+	if (ch != ',')
+	    return -1;
+	sc->pos++;
+	ch = scan_peek(sc);
+    }
+    return ch == '"' ? 1 : -1;
+}
+
+/* can a value of this kind be stored in v whatever it is? (see below) */
+static int
+scan_always_stored(const scan_t *sc, const variable_t *v, const scan_tok_t *tk)
+{
+    const char	*s = sc->s + tk->b;
+    uint32_t	i = 0;
+
+    switch (tk->vkind) {
+    case SV_INT: case SV_TRUE: case SV_FALSE:
+	return 1;
+    case SV_STR:
+	if (v->type == PM_TYPE_STRING)
+	    return 1;
+	/* digits (F4+ numbers): what var_parse_number always accepts */
+	if (tk->bflags != 0 || tk->blen == 0)
+	    return 0;
+	if (s[0] == '-')
+	    i = 1;
+	if (tk->blen - i == 0 || tk->blen - i > SCAN_MAX_DIGITS)
+	    return 0;
+	for (; i < tk->blen; i++)
+	    if (s[i] < '0' || s[i] > '9')
+		return 0;
+	return 1;
+    default:
+	return 0;
+    }
+}
+
+/*
+ * A keyed map: key -> scalar.  A key may repeat (bpftrace prints some
+ * tuples alike): json-c keeps its first place and its last value, this
+ * path stores each value in turn.  That ends the same as long as every
+ * store succeeds and none is refused by max_inst (counted in dropped once
+ * per store), so values that may be refused fall back, and so does a
+ * print that may reach max_inst.
+ */
+static int
+scan_keyed(scan_t *sc, variable_t *v, int index)
+{
+    scan_tok_t	*tk;
+    size_t	nitems = 0;
+    int		first = 1, more;
+
+    if (scan_expect(sc, '{') < 0 || (tk = scan_new(sc, SK_VAR)) == NULL)
+	return -1;
+    tk->a = index;
+    while ((more = scan_next_member(sc, first)) > 0) {
+	first = 0;
+	if ((tk = scan_new(sc, SK_ITEM)) == NULL ||
+	    scan_string(sc, &tk->a, &tk->alen, &tk->aflags) < 0 ||
+	    scan_expect(sc, ':') < 0 ||
+	    scan_scalar(sc, tk) < 0 || !scan_always_stored(sc, v, tk))
+	    return -1;
+	nitems++;
+    }
+    if (more < 0 || (size_t)v->ninst + nitems > (size_t)v->max_inst)
+	return -1;
+    return 0;
+}
+
+/* a scalar variable: one value, or "{}" (F4+ empty: nothing to do) */
+static int
+scan_single(scan_t *sc, int index)
+{
+    scan_tok_t	*tk;
+    int		ch = scan_peek(sc);
+
+    if (ch == '{') {
+	sc->pos++;
+	return scan_expect(sc, '}');
+    }
+    if ((tk = scan_new(sc, SK_VAR)) == NULL)
+	return -1;
+    tk->a = index;
+    if ((tk = scan_new(sc, SK_SCALAR)) == NULL || scan_scalar(sc, tk) < 0)
+	return -1;
+    return 0;
+}
+
+/* [{"min": N, "max": N, "count": N}, ...]: integers, count required */
+static int
+scan_buckets(scan_t *sc)
+{
+    scan_tok_t	*tk;
+    uint32_t	off, len, ignore;
+    uint8_t	flags;
+    uint64_t	unused;
+    int		more, first, seen;
+
+    if (scan_expect(sc, '[') < 0)
+	return -1;
+    if (scan_peek(sc) == ']') {
+	sc->pos++;
+	return 0;
+    }
+    for (;;) {
+	if (scan_expect(sc, '{') < 0 || (tk = scan_new(sc, SK_BUCKET)) == NULL)
+	    return -1;
+	seen = 0;
+	for (first = 1; (more = scan_next_member(sc, first)) > 0; first = 0) {
+	    int field;
+
+	    if (scan_string(sc, &off, &len, &flags) < 0 || flags != 0)
+		return -1;
+	    if (len == 3 && memcmp(sc->s + off, "min", 3) == 0)
+		field = 1;
+	    else if (len == 3 && memcmp(sc->s + off, "max", 3) == 0)
+		field = 2;
+	    else if (len == 5 && memcmp(sc->s + off, "count", 5) == 0)
+		field = 4;
+	    else
+		return -1;
+	    if ((seen & field) || scan_expect(sc, ':') < 0)
+		return -1;
+	    seen |= field;
+	    scan_ws(sc);
+	    if (field == 1) {
+		if (scan_int(sc, &tk->a, &tk->alen, &tk->aflags, &unused) < 0)
+		    return -1;
+		tk->aflags |= SF_HAVE;
+	    }
+	    else if (field == 2) {
+		if (scan_int(sc, &tk->b, &tk->blen, &tk->bflags, &unused) < 0)
+		    return -1;
+		tk->bflags |= SF_HAVE;
+	    }
+	    else if (scan_int(sc, &ignore, &ignore, &tk->nflags, &tk->num) < 0)
+		return -1;
+	}
+	if (more < 0 || !(seen & 4))
+	    return -1;
+	if (scan_peek(sc) == ',') {
+	    sc->pos++;
+	    continue;
+	}
+	return scan_expect(sc, ']');
+    }
+}
+
+/* keys of a keyed histogram, sorted to find a repeated one */
+static const scan_tok_t	**scan_keys;
+static size_t		scan_maxkeys;
+
+static int
+scan_cmp_key(const void *a, const void *b, void *arg)
+{
+    const scan_tok_t	*x = *(const scan_tok_t * const *)a;
+    const scan_tok_t	*y = *(const scan_tok_t * const *)b;
+    const char		*s = arg;
+
+    if (x->alen != y->alen)
+	return x->alen < y->alen ? -1 : 1;
+    return memcmp(s + x->a, s + y->a, x->alen);
+}
+
+/* hist()/lhist(): buckets, or key -> buckets (keys must not repeat) */
+static int
+scan_hist(scan_t *sc, int index)
+{
+    scan_tok_t	*tk;
+    size_t	firstkey, i, j, n;
+    int		ch = scan_peek(sc), first = 1, more;
+
+    if ((tk = scan_new(sc, SK_VAR)) == NULL)
+	return -1;
+    tk->a = index;
+    if (ch == '[')
+	return scan_buckets(sc);
+    if (ch != '{')
+	return -1;
+    sc->pos++;
+    firstkey = sc->ntok;
+    while ((more = scan_next_member(sc, first)) > 0) {
+	first = 0;
+	if ((tk = scan_new(sc, SK_HKEY)) == NULL ||
+	    scan_string(sc, &tk->a, &tk->alen, &tk->aflags) < 0 ||
+	    scan_expect(sc, ':') < 0 || scan_peek(sc) != '[' ||
+	    scan_buckets(sc) < 0)
+	    return -1;
+    }
+    if (more < 0)
+	return -1;
+    /* a repeated key: json-c would keep only its last buckets */
+    for (i = firstkey, n = 0; i < sc->ntok; i++)
+	if (sc->tok[i].kind == SK_HKEY)
+	    n++;
+    if (n < 2)
+	return 0;
+    if (n > scan_maxkeys) {
+	const scan_tok_t **k = realloc(scan_keys, n * sizeof(*k));
+
+	if (k == NULL)
+	    return -1;
+	scan_keys = k;
+	scan_maxkeys = n;
+    }
+    for (i = firstkey, j = 0; i < sc->ntok; i++)
+	if (sc->tok[i].kind == SK_HKEY)
+	    scan_keys[j++] = &sc->tok[i];
+    qsort_r(scan_keys, n, sizeof(*scan_keys), scan_cmp_key, (void *)sc->s);
+    for (j = 1; j < n; j++)
+	if (scan_cmp_key(&scan_keys[j - 1], &scan_keys[j], (void *)sc->s) == 0)
+	    return -1;
+    return 0;
+}
+
+static int
+scan_find_var(parse_target_t *t, const char *name, size_t len)
+{
+    int		i;
+
+    for (i = 0; i < t->nvars; i++)
+	if (t->vars[i].name != NULL && strlen(t->vars[i].name) == len &&
+	    memcmp(t->vars[i].name, name, len) == 0)
+	    return i;
+    return -1;
+}
+
+/* pass 1: the whole line into tokens; 0, or -1 for json-c */
+static int
+scan_record(scan_t *sc, parse_target_t *t)
+{
+    uint32_t	off, len, names[SCAN_MAX_MEMBERS][2];
+    uint8_t	flags;
+    variable_t	*v;
+    int		first = 1, more, nnames = 0, i, index;
+
+    if (scan_expect(sc, '{') < 0 || scan_peek(sc) != '"' ||
+	scan_string(sc, &off, &len, &flags) < 0 ||
+	len != 4 || memcmp(sc->s + off, "type", 4) != 0 ||
+	scan_expect(sc, ':') < 0 || scan_peek(sc) != '"' ||
+	scan_string(sc, &off, &len, &flags) < 0 || flags != 0 ||
+	!((len == 3 && memcmp(sc->s + off, "map", 3) == 0) ||
+	  (len == 4 && memcmp(sc->s + off, "hist", 4) == 0)) ||
+	scan_expect(sc, ',') < 0 || scan_peek(sc) != '"' ||
+	scan_string(sc, &off, &len, &flags) < 0 ||
+	len != 4 || memcmp(sc->s + off, "data", 4) != 0 ||
+	scan_expect(sc, ':') < 0 || scan_expect(sc, '{') < 0)
+	return -1;
+
+    while ((more = scan_next_member(sc, first)) > 0) {
+	first = 0;
+	if (scan_string(sc, &off, &len, &flags) < 0 || flags != 0 ||
+	    scan_expect(sc, ':') < 0 || nnames == SCAN_MAX_MEMBERS)
+	    return -1;
+	/* json-c keeps one of repeated members: leave that to it */
+	for (i = 0; i < nnames; i++)
+	    if (names[i][1] == len && memcmp(sc->s + names[i][0], sc->s + off, len) == 0)
+		return -1;
+	names[nnames][0] = off;
+	names[nnames++][1] = len;
+
+	if (len == sizeof(PARSE_TICK_VAR) - 1 &&
+	    memcmp(sc->s + off, PARSE_TICK_VAR, len) == 0) {
+	    if (scan_new(sc, SK_TICK) == NULL || scan_skip(sc, 0) < 0)
+		return -1;
+	    continue;
+	}
+	if ((index = scan_find_var(t, sc->s + off, len)) < 0 ||
+	    t->vars[index].func == VAR_FUNC_OUTPUT) {
+	    if (scan_skip(sc, 0) < 0)	/* unexported, or printf()'s */
+		return -1;
+	    continue;
+	}
+	v = &t->vars[index];
+	switch (v->func) {
+	case VAR_FUNC_HIST:
+	case VAR_FUNC_LHIST:
+	    if (scan_hist(sc, index) < 0)
+		return -1;
+	    break;
+	case VAR_FUNC_STATS:
+	    return -1;
+	default:
+	    if ((v->single ? scan_single(sc, index) : scan_keyed(sc, v, index)) < 0)
+		return -1;
+	    break;
+	}
+    }
+    if (more < 0 || scan_expect(sc, '}') < 0)
+	return -1;
+    scan_ws(sc);
+    return sc->pos == sc->len ? 0 : -1;
+}
+
+/*
+ * A string token as a C string, in place: escapes undone, NUL over the
+ * closing quote (pass 2 never reads the line's structure again).  Escaped
+ * bytes are ASCII, so only SF_HI strings may need cleaning.
+ */
+static char *
+scan_cstring(char *line, uint32_t off, uint32_t len, uint8_t flags, size_t *outlen)
+{
+    char	*s = line + off;
+    size_t	i, o;
+
+    if (!(flags & SF_ESC)) {
+	s[len] = '\0';
+	*outlen = len;
+	return s;
+    }
+    for (i = o = 0; i < len; ) {
+	const char	*bs = memchr(s + i, '\\', len - i);
+	size_t		n = bs ? (size_t)(bs - (s + i)) : len - i;
+	char		ch;
+
+	if (o != i)
+	    memmove(s + o, s + i, n);
+	o += n;
+	i += n;
+	if (bs == NULL)
+	    break;
+	switch (s[i + 1]) {
+	case 'b': ch = '\b'; break;
+	case 'f': ch = '\f'; break;
+	case 'n': ch = '\n'; break;
+	case 'r': ch = '\r'; break;
+	case 't': ch = '\t'; break;
+	default: ch = s[i + 1]; break;	/* " \\ / */
+	}
+	s[o++] = ch;
+	i += 2;
+    }
+    s[o] = '\0';
+    *outlen = o;
+    return s;
+}
+
+/* a key as parse_key() gives it: NUL terminated, valid UTF-8 */
+static const char *
+scan_key(parse_ctx_t *c, char *line, uint32_t off, uint32_t len, uint8_t flags,
+		size_t *klen)
+{
+    const char	*k = scan_cstring(line, off, len, flags, klen);
+
+    if (flags & SF_HI)
+	return parse_clean(&c->key, k, *klen, NULL, klen);
+    return k;
+}
+
+/* an integer token: as parse_int() reads json-c's number */
+static void
+scan_number(const char *s, uint32_t len, uint8_t flags, uint64_t *u, int64_t *i)
+{
+    uint64_t	x = 0;
+    uint32_t	p = (flags & SF_NEG) ? 1 : 0;
+
+    for (; p < len; p++)
+	x = x * 10 + (uint64_t)(s[p] - '0');
+    if (flags & SF_NEG) {
+	*i = -(int64_t)x;
+	*u = (uint64_t)*i;
+    }
+    else {
+	*i = (int64_t)x;
+	*u = x;
+    }
+}
+
+/* parse_put_value() for a scalar token */
+static int
+scan_put(parse_ctx_t *c, variable_t *v, const char *key, size_t keylen,
+		char *line, const scan_tok_t *tk)
+{
+    const char	*s;
+    size_t	len;
+
+    switch (tk->vkind) {
+    case SV_INT:
+	return (tk->nflags & SF_NEG) ? var_put_i64_n(v, key, keylen, -(int64_t)tk->num) :
+				       var_put_u64_n(v, key, keylen, tk->num);
+    case SV_TRUE:
+    case SV_FALSE:
+	if (v->type == PM_TYPE_STRING)
+	    return tk->vkind == SV_TRUE ? var_put_str_n(v, key, keylen, "true", 4) :
+					   var_put_str_n(v, key, keylen, "false", 5);
+	return var_put_u64_n(v, key, keylen, tk->vkind == SV_TRUE ? 1 : 0);
+    case SV_STR:
+	s = scan_cstring(line, tk->b, tk->blen, tk->bflags, &len);
+	if (v->type != PM_TYPE_STRING)	/* digits (F4+ u64) or nothing */
+	    return var_put_str_n(v, key, keylen, s, len);
+	if ((tk->bflags & SF_HI) &&
+	    (s = parse_clean(&c->text, s, len, NULL, &len)) == NULL)
+	    return -ENOMEM;
+	return var_put_str_n(v, key, keylen, s, len);
+    default:			/* null */
+	return PM_ERR_CONV;
+    }
+}
+
+/* parse_buckets() for one bucket token */
+static void
+scan_bucket(variable_t *v, const char *key, size_t keylen, const char *line,
+		const scan_tok_t *tk)
+{
+    char	name[2 * PARSE_BOUND_LEN + 8];
+    size_t	n = 0;
+    double	lower = -INFINITY;
+    uint64_t	u, count;
+    int64_t	i;
+
+    if (tk->aflags & SF_HAVE) {
+	scan_number(line + tk->a, tk->alen, tk->aflags, &u, &i);
+	lower = (tk->aflags & SF_NEG) ? (double)i : (double)u;
+	memcpy(name, line + tk->a, tk->alen);
+	n = tk->alen;
+    }
+    else {
+	memcpy(name, "-inf", 4);
+	n = 4;
+    }
+    name[n++] = '-';
+    if (tk->bflags & SF_HAVE) {
+	memcpy(name + n, line + tk->b, tk->blen);
+	n += tk->blen;
+    }
+    else {
+	memcpy(name + n, "inf", 3);
+	n += 3;
+    }
+    name[n] = '\0';
+    /* a negative count is taken as parse_get_u64() takes it: wrapped */
+    count = (tk->nflags & SF_NEG) ? (uint64_t)-(int64_t)tk->num : tk->num;
+    var_put_bucket_n(v, key, keylen, name, n, lower, count);
+}
+
+/* pass 2: the var_*() calls parse_map_record() would make */
+static void
+scan_apply(parse_ctx_t *c, char *line, const scan_tok_t *tok, size_t ntok)
+{
+    parse_target_t	*t = c->t;
+    variable_t		*v = NULL;
+    const char		*hkey = NULL;
+    size_t		i, klen = 0, hklen = 0;
+    int			open = 0, skip = 0;
+
+    for (i = 0; i < ntok; i++) {
+	const scan_tok_t *tk = &tok[i];
+	const char	*key;
+
+	switch (tk->kind) {
+	case SK_VAR:
+	case SK_TICK:
+	    if (open)
+		var_end(v);
+	    open = 0;
+	    if (tk->kind == SK_TICK) {
+		parse_tick(t);
+		break;
+	    }
+	    v = &t->vars[tk->a];
+	    hkey = NULL;
+	    skip = 0;
+	    if (!v->single) {
+		var_begin(v);
+		open = 1;
+	    }
+	    break;
+	case SK_ITEM:
+	    if (tk->aflags == 0) {	/* plain ASCII: the key as it stands */
+		key = line + tk->a;
+		klen = tk->alen;
+	    }
+	    else if ((key = scan_key(c, line, tk->a, tk->alen, tk->aflags, &klen)) == NULL)
+		break;
+	    scan_put(c, v, key, klen, line, tk);
+	    break;
+	case SK_SCALAR:
+	    scan_put(c, v, NULL, 0, line, tk);
+	    break;
+	case SK_HKEY:
+	    hkey = scan_key(c, line, tk->a, tk->alen, tk->aflags, &hklen);
+	    skip = hkey == NULL;	/* no memory: this key's buckets go */
+	    break;
+	case SK_BUCKET:
+	    if (!skip)
+		scan_bucket(v, hkey, hklen, line, tk);
+	    break;
+	}
+    }
+    if (open)
+	var_end(v);
+}
+
+/* the fast path of parse_line: 0 done, SCAN_FALLBACK for json-c */
+static int
+scan_line(parse_target_t *t, char *line, size_t len)
+{
+    parse_ctx_t	ctx;
+    scan_t	sc;
+
+    if (len >= UINT32_MAX)
+	return SCAN_FALLBACK;
+    sc.s = line;
+    sc.len = len;
+    sc.pos = 0;
+    sc.tok = scan_toks;
+    sc.ntok = 0;
+    if (scan_record(&sc, t) < 0)
+	return SCAN_FALLBACK;
+
+    ctx.t = t;
+    parse_buf_init(&ctx.key);
+    parse_buf_init(&ctx.text);
+    scan_apply(&ctx, line, sc.tok, sc.ntok);
+    parse_buf_free(&ctx.key);
+    parse_buf_free(&ctx.text);
+    return 0;
+}
+
 int
 parse_line(parse_target_t *t, char *line, size_t len)
 {
@@ -751,6 +1588,10 @@ parse_line(parse_target_t *t, char *line, size_t len)
     len -= i;
     line[len] = '\0';
     len = parse_fix_escapes(line, len);
+    if (parse_scanner && scan_line(t, line, len) == 0) {
+	parse_scanned++;
+	return 0;
+    }
 
     if ((tok = json_tokener_new_ex(PARSE_MAX_DEPTH)) == NULL)
 	return -ENOMEM;

@@ -40,6 +40,16 @@ typedef struct parse_target {
  */
 int parse_line(parse_target_t *t, char *line, size_t len);
 
+/*
+ * Map and histogram records are read by a strict scanner of their own
+ * (much faster than building a json-c tree); anything it does not take
+ * goes to json-c.  0 sends every line to json-c: for tests that check
+ * both paths agree, and for benchmarks.  On by default.
+ */
+extern int parse_scanner;
+/* lines the scanner took (the rest went to json-c): for tests */
+extern unsigned long parse_scanned;
+
 /* histogram bucket instance name: "min-max", "-inf" / "inf" for open bounds */
 void parse_bucket_name(char *buf, size_t buflen, int have_min, const char *min,
 		int have_max, const char *max);

@@ -31,6 +31,7 @@
 #include <pcp/pmda.h>
 #include "config.h"
 #include "control.h"
+#include "fetch.h"
 #include "../domain.h"
 #include "namespace.h"
 #include "script.h"
@@ -152,7 +153,7 @@ bpftrace_fetch(int numpmid, pmID *pmidlist, pmdaResult **resp, pmdaExt *pmda)
 	    (s = ns_script(pmID_cluster(pmidlist[i]))) != NULL)
 	    script_touch(s);
     }
-    return pmdaFetch(numpmid, pmidlist, resp, pmda);
+    return fetch_values(numpmid, pmidlist, resp, pmda);
 }
 
 static int
@@ -327,14 +328,18 @@ bpftrace_loop(pmdaInterface *dp)
 	    if (__pmdaMainPDU(dp) < 0)
 		break;		/* pmcd closed the pipe */
 	}
-	if (pfd[FD_SIGNAL].revents && bpftrace_signals(sfd))
-	    break;
 	if (pfd[FD_WATCH].fd >= 0 && pfd[FD_WATCH].revents && watch_read(&bpftrace_watch))
 	    bpftrace_watch.pending = 1;
 	if (ntp)
 	    tracepoints_io(pfd + FD_FIXED, ntp);
 	if (nscript)
 	    script_io(pfd + FD_FIXED + ntp, nscript, owner);
+	/*
+	 * Signals after the pipes: reaping frees stopped scripts, which
+	 * owner[] (filled before poll) may still point to.
+	 */
+	if (pfd[FD_SIGNAL].revents && bpftrace_signals(sfd))
+	    break;
 	/* children may have exited while we read their pipes */
 	bpftrace_reap();
     }
@@ -396,6 +401,7 @@ bpftrace_init(pmdaInterface *dp)
     dp->version.seven.label = bpftrace_label;
     pmdaSetFetchCallBack(dp, bpftrace_fetchCallBack);
     pmdaSetEndContextCallBack(dp, control_end_context);
+    pmdaSetResultCallBack(dp, fetch_result_free);
     pmdaSetCommFlags(dp, PMDA_FLAG_AUTHORIZE);
 
     metrics = ns_metrics(&nmetrics);
@@ -469,6 +475,7 @@ main(int argc, char **argv)
     watch_free(&bpftrace_watch);
     control_free();
     ns_free();
+    fetch_free();
     config_free(&bpftrace_config);
     for (c = 0; c < bpftrace_ndirs; c++)
 	free(bpftrace_dirs[c]);

@@ -425,7 +425,7 @@ script_throughput(script_t *s, size_t bytes)
 	s->want_running = 0;
 	/* upstream's words exactly: PCP QA 1705 compares them */
 	script_set_error(s, "BPFtrace output exceeds limit of %ld bytes per second", limit);
-	pmNotifyErr(LOG_ERR, "script: stopping %s: %s", script_describe(s, desc, sizeof(desc)), s->error);
+	pmNotifyErr(LOG_ERR, "script: stopping %s: %s (max_throughput)", script_describe(s, desc, sizeof(desc)), s->error);
 	runner_stop(&s->runner, now, script_cfg->stop_grace);
 	return;
     }

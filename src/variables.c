@@ -31,50 +31,80 @@
 #define VAR_MIN_HEADS	16
 #define VAR_MIN_OUTBUF	64
 
-/* FNV-1a, continued over several pieces of one name */
-static uint32_t
-var_hash_more(uint32_t h, const char *s, size_t len)
-{
-    size_t	i;
+/*
+ * The hash of a name given in up to two parts, "a" alone or "a:b" (a
+ * keyed histogram bucket), so that the caller never has to build the
+ * joined name just to look it up.  The name is hashed as one stream of
+ * bytes, eight at a time (a multiply-fold mix), so the parts may split it
+ * anywhere: "a:b" in one part or two hash alike.
+ */
+typedef struct var_hasher {
+    uint64_t	h;
+    uint64_t	word;		/* bytes not yet mixed, little end first */
+    unsigned	nword;		/* how many */
+    size_t	len;
+} var_hasher_t;
 
-    for (i = 0; i < len; i++) {
-	h ^= (unsigned char)s[i];
-	h *= 16777619u;
-    }
-    return h;
+static inline uint64_t
+var_mix(uint64_t a, uint64_t b)
+{
+    __uint128_t	r = (__uint128_t)a * b;
+
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
-/*
- * The name of an instance is given in up to two parts, "a" alone or
- * "a:b" (a keyed histogram bucket), so that the caller never has to
- * build the joined name just to look it up.
- */
+#define VAR_HASH_K0	0xa0761d6478bd642fULL
+#define VAR_HASH_K1	0xe7037ed1a0b428dbULL
+
+static void
+var_hash_more(var_hasher_t *hs, const char *s, size_t len)
+{
+    uint64_t	w;
+
+    hs->len += len;
+    /* finish a partial word byte by byte */
+    while (hs->nword != 0 && len > 0) {
+	hs->word |= (uint64_t)(unsigned char)*s++ << (8 * hs->nword);
+	len--;
+	if (++hs->nword == 8) {
+	    hs->h = var_mix(hs->h ^ hs->word, VAR_HASH_K1);
+	    hs->word = 0;
+	    hs->nword = 0;
+	}
+    }
+    for (; len >= 8; s += 8, len -= 8) {
+	memcpy(&w, s, 8);
+	hs->h = var_mix(hs->h ^ w, VAR_HASH_K1);
+    }
+    for (; len > 0; len--)
+	hs->word |= (uint64_t)(unsigned char)*s++ << (8 * hs->nword++);
+}
+
 static uint32_t
 var_hash(const char *a, size_t alen, const char *b, size_t blen)
 {
-    uint32_t	h = 2166136261u;
+    var_hasher_t	hs = { VAR_HASH_K0, 0, 0, 0 };
+    uint64_t		h;
 
-    h = var_hash_more(h, a, alen);
+    var_hash_more(&hs, a, alen);
     if (b != NULL) {
-	h = var_hash_more(h, ":", 1);
-	h = var_hash_more(h, b, blen);
+	var_hash_more(&hs, ":", 1);
+	var_hash_more(&hs, b, blen);
     }
-    return h;
+    h = var_mix(hs.h ^ hs.word, VAR_HASH_K1 ^ hs.len);
+    return (uint32_t)(h ^ (h >> 32));
 }
 
-/* strncmp, not memcmp: name may be shorter than the parts (no NUL in them) */
-static int
-var_name_equal(const char *name, const char *a, size_t alen,
+/* is ip named "a" (b NULL) or "a:b"? */
+static inline int
+var_name_equal(const var_inst_t *ip, const char *a, size_t alen,
 		const char *b, size_t blen)
 {
-    if (strncmp(name, a, alen) != 0)
+    size_t	len = alen + (b != NULL ? 1 + blen : 0);
+
+    if ((size_t)ip->namelen != len || memcmp(ip->name, a, alen) != 0)
 	return 0;
-    name += alen;
-    if (b == NULL)
-	return *name == '\0';
-    if (*name != ':' || strncmp(name + 1, b, blen) != 0)
-	return 0;
-    return name[1 + blen] == '\0';
+    return b == NULL || (ip->name[alen] == ':' && memcmp(ip->name + alen + 1, b, blen) == 0);
 }
 
 /* double the hash table and rechain every instance (load factor <= 1) */
@@ -109,7 +139,7 @@ var_find(const variable_t *v, uint32_t hash, const char *a, size_t alen,
 	return -1;
     for (i = v->heads[hash & (v->nheads - 1)]; i >= 0; i = v->inst[i].chain) {
 	if (v->inst[i].hash == hash &&
-	    var_name_equal(v->inst[i].name, a, alen, b, blen))
+	    var_name_equal(&v->inst[i], a, alen, b, blen))
 	    return i;
     }
     return -1;
@@ -157,6 +187,8 @@ var_create(variable_t *v, uint32_t hash, const char *a, size_t alen,
     ip->name = name;
     ip->hash = hash;
     ip->keylen = b ? (int)alen : (int)len;
+    ip->namelen = (int)len;
+    ip->next = -1;
     slot = hash & (v->nheads - 1);
     ip->chain = v->heads[slot];
     v->heads[slot] = id;
@@ -167,17 +199,36 @@ var_create(variable_t *v, uint32_t hash, const char *a, size_t alen,
  * Find or create the instance, and mark it as put in this snapshot.
  * A new or reactivated instance changes the membership of the set;
  * nput counts the distinct instances put that were already in it.
+ *
+ * bpftrace prints a map in the same order print after print when its
+ * values keep their order, so the instance put after the previous one in
+ * the last snapshot is tried first (one compare of the name, no hash);
+ * the hash table answers when the guess is wrong.
  */
 static int
 var_lookup(variable_t *v, const char *a, size_t alen, const char *b, size_t blen)
 {
-    uint32_t	hash = var_hash(a, alen, b, blen);
     var_inst_t	*ip;
-    int		id;
+    uint32_t	hash;
+    int		id, guess;
 
-    if ((id = var_find(v, hash, a, alen, b, blen)) < 0 &&
-	(id = var_create(v, hash, a, alen, b, blen)) < 0)
-	return id;
+    guess = v->last < 0 ? v->first : v->inst[v->last].next;
+    if (guess >= 0 && guess < v->ninst &&
+	var_name_equal(&v->inst[guess], a, alen, b, blen))
+	id = guess;
+    else {
+	hash = var_hash(a, alen, b, blen);
+	if ((id = var_find(v, hash, a, alen, b, blen)) < 0 &&
+	    (id = var_create(v, hash, a, alen, b, blen)) < 0)
+	    return id;
+    }
+    /* the order of this snapshot, for the guesses of the next one */
+    if (v->last < 0)
+	v->first = id;
+    else
+	v->inst[v->last].next = id;
+    v->last = id;
+
     ip = &v->inst[id];
     if (!ip->active) {
 	ip->active = 1;
@@ -193,7 +244,7 @@ var_lookup(variable_t *v, const char *a, size_t alen, const char *b, size_t blen
 
 /* where a value goes: the singular value, or the instance of key */
 static int
-var_slot(variable_t *v, const char *key, var_value_t **slot)
+var_slot(variable_t *v, const char *key, size_t keylen, var_value_t **slot)
 {
     int		id;
 
@@ -206,7 +257,7 @@ var_slot(variable_t *v, const char *key, var_value_t **slot)
     }
     if (key == NULL)
 	return PM_ERR_INST;
-    if ((id = var_lookup(v, key, strlen(key), NULL, 0)) < 0)
+    if ((id = var_lookup(v, key, keylen, NULL, 0)) < 0)
 	return id;
     *slot = &v->inst[id].value;
     return id;
@@ -239,6 +290,7 @@ var_init(variable_t *v, const char *name, var_func_t func, int keyed,
     v->keyed = keyed ? 1 : 0;
     v->item = -1;
     v->indom = PM_INDOM_NULL;
+    v->first = v->last = -1;
     v->max_inst = 100000;
     v->max_output = 65536;
     v->retain_lines = -1;
@@ -357,6 +409,7 @@ var_begin(variable_t *v)
 {
     v->gen++;
     v->nput = 0;
+    v->last = -1;
 }
 
 /* histograms list by key, then by lower bound; qsort_r context is v */
@@ -461,7 +514,7 @@ var_parse_number(const char *s, size_t len, int *neg, uint64_t *mag)
 }
 
 int
-var_put_u64(variable_t *v, const char *key, uint64_t value)
+var_put_u64_n(variable_t *v, const char *key, size_t keylen, uint64_t value)
 {
     var_value_t	*slot;
     char	buf[32];
@@ -469,9 +522,9 @@ var_put_u64(variable_t *v, const char *key, uint64_t value)
 
     if (v->type == PM_TYPE_STRING) {
 	int	n = snprintf(buf, sizeof(buf), "%" PRIu64, value);
-	return var_put_str(v, key, buf, n);
+	return var_put_str_n(v, key, keylen, buf, n);
     }
-    if ((sts = var_slot(v, key, &slot)) < 0)
+    if ((sts = var_slot(v, key, keylen, &slot)) < 0)
 	return sts;
     if (v->type == PM_TYPE_U64)
 	slot->u64 = value;
@@ -481,7 +534,7 @@ var_put_u64(variable_t *v, const char *key, uint64_t value)
 }
 
 int
-var_put_i64(variable_t *v, const char *key, int64_t value)
+var_put_i64_n(variable_t *v, const char *key, size_t keylen, int64_t value)
 {
     var_value_t	*slot;
     char	buf[32];
@@ -489,9 +542,9 @@ var_put_i64(variable_t *v, const char *key, int64_t value)
 
     if (v->type == PM_TYPE_STRING) {
 	int	n = snprintf(buf, sizeof(buf), "%" PRId64, value);
-	return var_put_str(v, key, buf, n);
+	return var_put_str_n(v, key, keylen, buf, n);
     }
-    if ((sts = var_slot(v, key, &slot)) < 0)
+    if ((sts = var_slot(v, key, keylen, &slot)) < 0)
 	return sts;
     if (v->type == PM_TYPE_U64)
 	slot->u64 = (uint64_t)value;
@@ -501,7 +554,7 @@ var_put_i64(variable_t *v, const char *key, int64_t value)
 }
 
 int
-var_put_str(variable_t *v, const char *key, const char *s, size_t len)
+var_put_str_n(variable_t *v, const char *key, size_t keylen, const char *s, size_t len)
 {
     var_value_t	*slot;
     uint64_t	mag;
@@ -512,10 +565,10 @@ var_put_str(variable_t *v, const char *key, const char *s, size_t len)
 	if ((sts = var_parse_number(s, len, &neg, &mag)) < 0)
 	    return sts;
 	if (!neg)
-	    return var_put_u64(v, key, mag);
+	    return var_put_u64_n(v, key, keylen, mag);
 	if (mag > (uint64_t)INT64_MAX + 1)
 	    return PM_ERR_CONV;
-	return var_put_i64(v, key, mag == (uint64_t)INT64_MAX + 1 ?
+	return var_put_i64_n(v, key, keylen, mag == (uint64_t)INT64_MAX + 1 ?
 				INT64_MIN : -(int64_t)mag);
     }
     if (v->func == VAR_FUNC_OUTPUT && key == NULL) {
@@ -527,7 +580,7 @@ var_put_str(variable_t *v, const char *key, const char *s, size_t len)
 	v->have_value = 1;
 	return 0;
     }
-    if ((sts = var_slot(v, key, &slot)) < 0)
+    if ((sts = var_slot(v, key, keylen, &slot)) < 0)
 	return sts;
     if ((sts = var_set_string(slot, s, len)) < 0) {
 	if (v->single && slot->str == NULL)
@@ -538,8 +591,8 @@ var_put_str(variable_t *v, const char *key, const char *s, size_t len)
 }
 
 int
-var_put_bucket(variable_t *v, const char *key, const char *bucket,
-		double lower, uint64_t count)
+var_put_bucket_n(variable_t *v, const char *key, size_t keylen,
+		const char *bucket, size_t blen, double lower, uint64_t count)
 {
     var_inst_t	*ip;
     int		id;
@@ -547,9 +600,9 @@ var_put_bucket(variable_t *v, const char *key, const char *bucket,
     if (v->single)
 	return PM_ERR_INST;
     if (key != NULL)
-	id = var_lookup(v, key, strlen(key), bucket, strlen(bucket));
+	id = var_lookup(v, key, keylen, bucket, blen);
     else
-	id = var_lookup(v, bucket, strlen(bucket), NULL, 0);
+	id = var_lookup(v, bucket, blen, NULL, 0);
     if (id < 0)
 	return id;
     ip = &v->inst[id];
@@ -566,6 +619,32 @@ var_put_bucket(variable_t *v, const char *key, const char *bucket,
     else
 	ip->value.i64 = (int64_t)count;
     return 0;
+}
+
+int
+var_put_u64(variable_t *v, const char *key, uint64_t value)
+{
+    return var_put_u64_n(v, key, key ? strlen(key) : 0, value);
+}
+
+int
+var_put_i64(variable_t *v, const char *key, int64_t value)
+{
+    return var_put_i64_n(v, key, key ? strlen(key) : 0, value);
+}
+
+int
+var_put_str(variable_t *v, const char *key, const char *s, size_t len)
+{
+    return var_put_str_n(v, key, key ? strlen(key) : 0, s, len);
+}
+
+int
+var_put_bucket(variable_t *v, const char *key, const char *bucket,
+		double lower, uint64_t count)
+{
+    return var_put_bucket_n(v, key, key ? strlen(key) : 0, bucket,
+			    strlen(bucket), lower, count);
 }
 
 /*

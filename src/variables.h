@@ -55,6 +55,8 @@ typedef struct var_inst {
     unsigned	gen;		/* snapshot generation that last put it */
     double	lower;		/* histogram bucket lower bound (-inf allowed) */
     int		keylen;		/* keyed hist/stats: length of the key part of name */
+    int		namelen;	/* strlen(name) */
+    int		next;		/* instance put after this one in its last snapshot, -1 none */
     var_value_t	value;
 } var_inst_t;
 
@@ -83,6 +85,8 @@ typedef struct variable {
     int			*heads;		/* hash heads, nheads is a power of 2 */
     int			nheads;
     unsigned		gen;		/* current snapshot generation */
+    int			first;		/* first instance put in the last snapshot, -1 none */
+    int			last;		/* last instance put in this snapshot, -1 none */
     unsigned		tickmark;	/* gen at the last print-block tick */
     int			nput;		/* active instances put in this snapshot */
     int			changed;	/* membership changed in this snapshot */
@@ -117,6 +121,16 @@ int var_put_str(variable_t *v, const char *key, const char *s, size_t len);
 /* a histogram bucket: name "lo-hi", key is the map key (NULL unkeyed) */
 int var_put_bucket(variable_t *v, const char *key, const char *bucket,
 		double lower, uint64_t count);
+/*
+ * The same with the key's length given (the parser knows it): key holds
+ * keylen bytes, no NUL among them, and need not be NUL terminated.
+ */
+int var_put_u64_n(variable_t *v, const char *key, size_t keylen, uint64_t value);
+int var_put_i64_n(variable_t *v, const char *key, size_t keylen, int64_t value);
+int var_put_str_n(variable_t *v, const char *key, size_t keylen,
+		const char *s, size_t len);
+int var_put_bucket_n(variable_t *v, const char *key, size_t keylen,
+		const char *bucket, size_t blen, double lower, uint64_t count);
 void var_end(variable_t *v);
 
 /* printf() and friends: append to @output (bounded, table-retain-lines) */

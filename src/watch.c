@@ -523,6 +523,8 @@ watch_read_script(watch_t *w, int fd, const char *path, watch_entry_t *e)
     e->text = text;
     e->len = len;
     e->digest = watch_digest(text, len);
+    if (e->digest == 0)		/* 0 marks a refused file */
+	e->digest = 1;
     return 0;
 }
 
@@ -696,10 +698,13 @@ watch_scan(watch_t *w, watch_cb_t cb, void *arg)
 	    cb(arg, WATCH_REMOVED, w->files[i].path, w->files[i].name, NULL, 0);
     for (i = 0; i < cur.n; i++) {
 	e = &cur.v[i];
-	if ((old = watch_old_find(w, e->path)) < 0)
-	    cb(arg, WATCH_ADDED, e->path, e->name, e->text, e->len);
-	else if (w->files[old].digest != e->digest)
-	    cb(arg, WATCH_CHANGED, e->path, e->name, e->text, e->len);
+	if ((old = watch_old_find(w, e->path)) < 0) {
+	    if (cb(arg, WATCH_ADDED, e->path, e->name, e->text, e->len) < 0)
+		e->digest = 0;		/* refused: offer it again next time */
+	} else if (w->files[old].digest != e->digest) {
+	    if (cb(arg, WATCH_CHANGED, e->path, e->name, e->text, e->len) < 0)
+		e->digest = 0;
+	}
     }
     watch_keep(w, &cur, files);
     watch_list_free(&cur);

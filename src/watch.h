@@ -18,10 +18,16 @@ typedef enum { WATCH_ADDED, WATCH_CHANGED, WATCH_REMOVED } watch_event_t;
 /*
  * Called for each change found by watch_scan(): path of the file, its
  * name (file stem made a valid metric-name component), its text (ADDED
- * and CHANGED only; len bytes, NUL terminated).
+ * and CHANGED only; len bytes, NUL terminated).  A digest of 0 marks a
+ * file the callback refused.
  */
-typedef void (*watch_cb_t)(void *arg, watch_event_t ev, const char *path,
+typedef int (*watch_cb_t)(void *arg, watch_event_t ev, const char *path,
 		const char *name, const char *text, size_t len);
+/*
+ * The callback returns 0 when it took the file, negative when it refused
+ * it (e.g. its name is taken for now): a refused file is offered again,
+ * as WATCH_CHANGED, on every later scan until it is taken.
+ */
 
 typedef struct watch_file {
     char	*path;

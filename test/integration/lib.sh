@@ -15,6 +15,13 @@ mkdir -p "$T/autostart" "$T/run" "$T/var/config/pmda"
 chmod 755 "$T/autostart"
 SOCK=$T/pmcd.socket
 HOST=unix:$SOCK
+# An ASan/UBSan build of the agent (make asan) writes its reports, leaks at
+# exit included, to $T/sanitizer.PID: pmcd passes its environment on to the
+# agents it starts.  finish() fails the test on any report.  Programs not
+# built with a sanitizer ignore these.
+export ASAN_OPTIONS="log_path=$T/sanitizer:detect_leaks=1:abort_on_error=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="log_path=$T/sanitizer:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+export LSAN_OPTIONS="suppressions=$TOP/test/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 PORT=
 PMCD_PID=
 TESTS_PASSED=0
@@ -121,9 +128,26 @@ stop_pmcd() {
 }
 
 finish() {
-    local kids
+    local kids agent san
     kids=$(agent_children 2>/dev/null)
+    agent=$(agent_pid 2>/dev/null)
+    # The agent is stopped first, and waited for: pmcd's own shutdown
+    # SIGKILLs an agent still running after 150 ms, which would lose
+    # LeakSanitizer's (or valgrind's) report at exit.
+    if [ -n "$agent" ]; then
+	kill -TERM "$agent" 2>/dev/null
+	# gone, or a zombie that pmcd has not reaped yet
+	wait_until 60 bash -c "! grep -qs '^State:[[:space:]]*[^Z[:space:]]' /proc/$agent/status" ||
+	    not_ok "the agent did not exit within 60 s of SIGTERM"
+    fi
     stop_pmcd
+    san=$(cat "$T"/sanitizer.* 2>/dev/null
+	  grep -h -A30 -E 'ERROR: (Address|Leak)Sanitizer|\.[ch]:[0-9]+:[0-9]+: runtime error:' \
+	       "$T/bpftrace.log" 2>/dev/null)
+    if [ -n "$san" ]; then
+	not_ok "AddressSanitizer/UBSan report from the agent"
+	echo "$san" | head -80 | sed 's/^/# /'
+    fi
     # the agent must not leave any bpftrace behind
     if [ -n "$kids" ] && ! wait_until 10 bash -c "! kill -0 ${kids//$'\n'/ } 2>/dev/null"; then
 	not_ok "bpftrace processes $kids outlived the agent"

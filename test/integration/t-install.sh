@@ -4,6 +4,10 @@
 . "$(dirname "$0")/lib.sh"
 
 dir=$PCP_PMDAS_DIR/bpftrace
+if [ "$AGENT_BIN" != "$TOP/pmdabpftrace" ]; then
+    skip "install test: it installs ./pmdabpftrace, not AGENT_BIN=$AGENT_BIN (make asan)"
+    exit 0
+fi
 if ! pmprobe -h local: pmcd.version >/dev/null 2>&1; then
     skip "install test: the system pmcd is not running"
     exit 0

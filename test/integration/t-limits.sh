@@ -96,8 +96,14 @@ check "max_scripts: registering beyond it fails" test "$rc" -ne 0
 check_match "max_scripts: with PM_ERR_BADSTORE" "^store: -12400 " "$(head -1 "$T/answer")"
 check_match "max_scripts: the answer says why" '"status": "error".*"error": "too many scripts: the limit is 4 \(max_scripts\)"' "$(cat "$T/answer")"
 check_eq "max_scripts: still 4 scripts" "4" "$(pminfo -h $HOST -f bpftrace.info.scripts | grep -c 'inst \[')"
+# a drop-in refused for want of room gets the first place that frees up
 rm -f "$T/autostart/keys.bt"
-check "max_scripts: a freed place can be used" wait_until 15 register 'interval:ms:100 { @y = count(); }'
+check "max_scripts: the waiting drop-in file takes a freed place" \
+    wait_until 15 bash -c "pminfo -h $HOST -f bpftrace.scripts.zextra.status | grep -q start"
+check_eq "max_scripts: its refusal was logged once" "1" \
+    "$(grep -c "Skipping autostart script $T/autostart/zextra.bt" "$T/bpftrace.log")"
+rm -f "$T/autostart/zextra.bt"
+check "max_scripts: a freed place can be registered" wait_until 15 register 'interval:ms:100 { @y = count(); }'
 check_match "max_scripts: the new script is starting" '"status": "(starting|started)"' "$(cat "$T/answer")"
 check "max_scripts: the agent lives" pmi bpftrace.info.scripts_json
 stop_pmcd

@@ -69,7 +69,9 @@ capture_end(void)
     return logbuf;
 }
 
-static void
+static int refuse;	/* record() refuses files while set */
+
+static int
 record(void *arg, watch_event_t ev, const char *path, const char *name,
 	const char *text, size_t len)
 {
@@ -87,6 +89,7 @@ record(void *arg, watch_event_t ev, const char *path, const char *name,
 	assert_int_equal(text[len], '\0');
 	snprintf(e->text, sizeof(e->text), "%s", text);
     }
+    return refuse ? -1 : 0;
 }
 
 /* scan, returning the number of events; the log is left in logbuf */
@@ -340,6 +343,23 @@ test_added_changed_removed(void **state)
     assert_event(f, 1, WATCH_ADDED, at(f->d1, "renamed.bt"), "renamed",
 		 "kprobe:b2 { @b = count(); }");
     assert_int_equal(scan(f), 0);
+}
+
+/* a file the callback refused (its name taken for now) is offered again */
+static void
+test_callback_refusal_retried(void **state)
+{
+    fixture_t	*f = *state;
+
+    put(f->d1, "r.bt", "i:s:1 { @r = count(); }", 0644);
+    refuse = 1;
+    assert_int_equal(scan(f), 1);
+    assert_event(f, 0, WATCH_ADDED, at(f->d1, "r.bt"), "r", "i:s:1 { @r = count(); }");
+    assert_int_equal(scan(f), 1);	/* still refused: offered again */
+    assert_event(f, 0, WATCH_CHANGED, at(f->d1, "r.bt"), "r", "i:s:1 { @r = count(); }");
+    refuse = 0;
+    assert_int_equal(scan(f), 1);	/* taken now */
+    assert_int_equal(scan(f), 0);	/* and not offered again */
 }
 
 static void
@@ -648,6 +668,7 @@ main(void)
 	T(test_root_only),
 	T(test_root_only_acl),
 	T(test_added_changed_removed),
+	T(test_callback_refusal_retried),
 	T(test_refused_world_writable),
 	T(test_refused_not_root_owned),
 	T(test_refused_directory),

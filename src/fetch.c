@@ -1,0 +1,328 @@
+/*
+ * fetch: answer a fetch without allocating per value.
+ *
+ * A fetch of a map with 16,000 keys through pmdaFetch() costs 16,000
+ * calls of the fetch callback, 16,000 malloc()s of a pmValueBlock and
+ * 16,000 free()s once the answer is sent: most of the agent's time per
+ * fetch.  Keyed data variables (the only metrics with many values) are
+ * answered here instead: their active set is already an array in display
+ * order (variables.c), so the value set is written straight from it into
+ * an arena that lives from one fetch to the next.  The arena only grows,
+ * so a steady workload allocates nothing per fetch.
+ *
+ * What the client sees is exactly what pmdaFetch() would have sent: the
+ * same instances in the same order (it walks the same pmdaIndom set),
+ * filtered by the same instance profile, inactive instances left out, the
+ * same value encoding (__pmStuffValue's pmValueBlocks).  Every other
+ * metric - control, info, state, singular data - is still fetched by
+ * pmdaFetch() and the fetch callback, and its value sets are merged in
+ * request order; fetch_result_free() frees those and keeps the arena.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fetch.h"
+#include "namespace.h"
+#include "script.h"
+
+/*
+ * pmcd's pipe to us holds 64 KiB by default: an answer of 4,000 64-bit
+ * values (80 KiB) would make us wait for pmcd to read, twice.  A larger
+ * pipe takes it in one write; the kernel allocates its pages as used.
+ */
+#define FETCH_PIPE_SIZE	(1 << 20)
+
+#define FETCH_ALIGN(n)	(((n) + 7) & ~(size_t)7)
+
+static pmResult		*fetch_res;	/* the answer handed to libpcp_pmda */
+static int		fetch_maxpmid;
+static char		*fetch_own;	/* fetch_own[i]: vset[i] is in the arena */
+static pmID		*fetch_slow;	/* pmids left to pmdaFetch */
+static variable_t	**fetch_vars;	/* the keyed variable of pmid i, or NULL */
+static char		*fetch_arena;
+static size_t		fetch_arena_size;
+static int		fetch_piped;	/* the pipe to pmcd was enlarged */
+
+/* the keyed data variable behind a pmid, NULL for anything else */
+static variable_t *
+fetch_var(pmID pmid)
+{
+    unsigned int	item = pmID_item(pmid);
+    script_t		*s;
+    variable_t		*v;
+    int			i;
+
+    if (item < NS_SCRIPT_FIRST_VAR || item > NS_SCRIPT_MAX_VAR)
+	return NULL;
+    if ((s = ns_script(pmID_cluster(pmid))) == NULL)
+	return NULL;
+    for (i = 0; i < s->pt.nvars; i++) {
+	v = &s->pt.vars[i];
+	if (v->item != (int)item)
+	    continue;
+	if (v->single || v->indom == PM_INDOM_NULL)
+	    return NULL;
+	if (v->type != PM_TYPE_U64 && v->type != PM_TYPE_64 &&
+	    v->type != PM_TYPE_STRING)
+	    return NULL;
+	return v;
+    }
+    return NULL;
+}
+
+/*
+ * The instance profile pmcd sent for this indom, as __pmInProfile()
+ * reads it: 1 every instance, 0 none, -1 ask fetch_in_profile() per
+ * instance (*pp is then the indom's entry).
+ */
+static int
+fetch_profile(const pmProfile *prof, pmInDom indom, const pmInDomProfile **pp)
+{
+    int		i;
+
+    *pp = NULL;
+    if (prof == NULL)
+	return 1;
+    for (i = 0; i < prof->profile_len; i++) {
+	if (prof->profile[i].indom != indom)
+	    continue;
+	*pp = &prof->profile[i];
+	if ((*pp)->instances_len == 0)
+	    return (*pp)->state == PM_PROFILE_INCLUDE;
+	return -1;
+    }
+    return prof->state == PM_PROFILE_INCLUDE;
+}
+
+static int
+fetch_in_profile(const pmInDomProfile *p, int inst)
+{
+    int		i;
+
+    for (i = 0; i < p->instances_len; i++)
+	if (p->instances[i] == inst)
+	    return p->state != PM_PROFILE_INCLUDE;
+    return p->state == PM_PROFILE_INCLUDE;
+}
+
+static size_t
+fetch_vset_size(int n)
+{
+    return FETCH_ALIGN(sizeof(pmValueSet) + (n > 1 ? n - 1 : 0) * sizeof(pmValue));
+}
+
+/* arena bytes for the value set of v: an upper bound, set entries all kept */
+static size_t
+fetch_need(const variable_t *v)
+{
+    size_t	need = fetch_vset_size(v->nset);
+    int		i;
+
+    if (v->type != PM_TYPE_STRING)
+	return need + (size_t)v->nset * FETCH_ALIGN(PM_VAL_HDR_SIZE + sizeof(uint64_t));
+    for (i = 0; i < v->nset; i++) {
+	const char *str = v->inst[v->set[i].i_inst].value.str;
+	need += FETCH_ALIGN(PM_VAL_HDR_SIZE + (str ? strlen(str) : 0) + 1);
+    }
+    return need;
+}
+
+/*
+ * The value set of v at p, its value blocks after room for every set
+ * entry (fetch_need's bound); returns the bytes used.  The set holds only
+ * active instances (var_end), but the check is kept, as pmdaFetch's
+ * callback would skip an inactive one.
+ */
+static size_t
+fetch_fill(const variable_t *v, pmID pmid, char *p, const pmProfile *prof)
+{
+    const pmInDomProfile *ip;
+    const pmdaInstid	*set = v->set;
+    const var_inst_t	*inst = v->inst;
+    pmValueSet		*vs = (pmValueSet *)p;
+    pmValueBlock	hdr;
+    char		*blk = p + fetch_vset_size(v->nset);
+    int			i, j = 0, id, n = v->nset, ninst = v->ninst;
+    int			mode = fetch_profile(prof, v->indom, &ip);
+
+    vs->pmid = pmid;
+    if (mode == 0)
+	n = 0;
+    if (v->type != PM_TYPE_STRING) {
+	/* fixed-size blocks: one header for all, 16 bytes each */
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.vtype = v->type;
+	hdr.vlen = PM_VAL_HDR_SIZE + sizeof(uint64_t);
+	for (i = 0; i < n; i++) {
+	    id = set[i].i_inst;
+	    if (id < 0 || id >= ninst || !inst[id].active ||
+		(mode < 0 && !fetch_in_profile(ip, id)))
+		continue;
+	    memcpy(blk, &hdr, PM_VAL_HDR_SIZE);
+	    memcpy(blk + PM_VAL_HDR_SIZE, &inst[id].value.u64, sizeof(uint64_t));
+	    vs->vlist[j].inst = id;
+	    vs->vlist[j].value.pval = (pmValueBlock *)blk;
+	    blk += FETCH_ALIGN(PM_VAL_HDR_SIZE + sizeof(uint64_t));
+	    j++;
+	}
+    }
+    else {
+	for (i = 0; i < n; i++) {
+	    pmValueBlock	*vb = (pmValueBlock *)blk;
+	    const char		*str;
+	    size_t		len;
+
+	    id = set[i].i_inst;
+	    if (id < 0 || id >= ninst || !inst[id].active ||
+		(mode < 0 && !fetch_in_profile(ip, id)))
+		continue;
+	    str = inst[id].value.str ? inst[id].value.str : "";
+	    len = strlen(str) + 1;
+	    vb->vtype = PM_TYPE_STRING;
+	    vb->vlen = PM_VAL_HDR_SIZE + len;
+	    memcpy(vb->vbuf, str, len);
+	    vs->vlist[j].inst = id;
+	    vs->vlist[j].value.pval = vb;
+	    blk += FETCH_ALIGN(PM_VAL_HDR_SIZE + len);
+	    j++;
+	}
+    }
+    vs->numval = j;
+    vs->valfmt = j > 0 ? PM_VAL_DPTR : PM_VAL_INSITU;
+    return blk - p;
+}
+
+static int
+fetch_grow(int numpmid)
+{
+    pmResult	*res;
+    char	*own;
+    pmID	*slow;
+    variable_t	**vars;
+
+    if (numpmid <= fetch_maxpmid)
+	return 0;
+    res = malloc(sizeof(pmResult) + (numpmid - 1) * sizeof(pmValueSet *));
+    own = malloc(numpmid);
+    slow = malloc(numpmid * sizeof(*slow));
+    vars = malloc(numpmid * sizeof(*vars));
+    if (res == NULL || own == NULL || slow == NULL || vars == NULL) {
+	free(res); free(own); free(slow); free(vars);
+	return -ENOMEM;
+    }
+    free(fetch_res); free(fetch_own); free(fetch_slow); free(fetch_vars);
+    fetch_res = res;
+    fetch_own = own;
+    fetch_slow = slow;
+    fetch_vars = vars;
+    fetch_maxpmid = numpmid;
+    return 0;
+}
+
+/* what __pmFreeResultValues does for one of pmdaFetch's value sets */
+static void
+fetch_free_vset(pmValueSet *vs)
+{
+    int		j;
+
+    if (vs == NULL)
+	return;
+    if (vs->numval > 0 && vs->valfmt == PM_VAL_DPTR)
+	for (j = 0; j < vs->numval; j++)
+	    free(vs->vlist[j].value.pval);
+    free(vs);
+}
+
+int
+fetch_values(int numpmid, pmID *pmidlist, pmResult **resp, pmdaExt *pmda)
+{
+    pmResult	*slow = NULL;
+    size_t	need = 0, off = 0;
+    int		i, k, nslow = 0, nfast = 0, sts;
+
+    if (!fetch_piped) {
+	/* best effort: a socket, or a limit below it, keeps the default */
+	fcntl(pmda->e_outfd, F_SETPIPE_SZ, FETCH_PIPE_SIZE);
+	fetch_piped = 1;
+    }
+    if (numpmid <= 0)
+	return pmdaFetch(numpmid, pmidlist, resp, pmda);
+    if ((sts = fetch_grow(numpmid)) < 0)
+	return sts;
+    for (i = 0; i < numpmid; i++) {
+	if ((fetch_vars[i] = fetch_var(pmidlist[i])) != NULL) {
+	    need += fetch_need(fetch_vars[i]);
+	    nfast++;
+	}
+	else
+	    fetch_slow[nslow++] = pmidlist[i];
+    }
+    if (nfast == 0)
+	return pmdaFetch(numpmid, pmidlist, resp, pmda);
+
+    if (need > fetch_arena_size) {
+	size_t	size = fetch_arena_size ? fetch_arena_size : 4096;
+	char	*p;
+
+	while (size < need)
+	    size *= 2;
+	if ((p = malloc(size)) == NULL)
+	    return -ENOMEM;
+	free(fetch_arena);
+	fetch_arena = p;
+	fetch_arena_size = size;
+    }
+    if (nslow > 0 && (sts = pmdaFetch(nslow, fetch_slow, &slow, pmda)) < 0)
+	return sts;
+    /* as pmdaFetch does: the callbacks may ask which context this is */
+    __pmdaSetContext(pmda->e_context);
+
+    fetch_res->timestamp.tv_sec = 0;
+    fetch_res->timestamp.tv_usec = 0;
+    fetch_res->numpmid = numpmid;
+    for (i = 0, k = 0; i < numpmid; i++) {
+	if (fetch_vars[i] != NULL) {
+	    fetch_res->vset[i] = (pmValueSet *)(fetch_arena + off);
+	    off += fetch_fill(fetch_vars[i], pmidlist[i], fetch_arena + off, pmda->e_prof);
+	    fetch_own[i] = 1;
+	}
+	else {
+	    fetch_res->vset[i] = slow->vset[k++];
+	    fetch_own[i] = 0;
+	}
+    }
+    *resp = fetch_res;
+    return 0;
+}
+
+void
+fetch_result_free(pmResult *result)
+{
+    int		i;
+
+    if (result == NULL)
+	return;
+    for (i = 0; i < result->numpmid; i++) {
+	if (result == fetch_res && fetch_own[i])
+	    continue;
+	fetch_free_vset(result->vset[i]);
+    }
+}
+
+void
+fetch_free(void)
+{
+    free(fetch_res);
+    free(fetch_own);
+    free(fetch_slow);
+    free(fetch_vars);
+    free(fetch_arena);
+    fetch_res = NULL;
+    fetch_own = NULL;
+    fetch_slow = NULL;
+    fetch_vars = NULL;
+    fetch_arena = NULL;
+    fetch_maxpmid = 0;
+    fetch_arena_size = 0;
+}

@@ -1,0 +1,101 @@
+#!/bin/bash
+# Stable metric identity: a script name keeps its PMID cluster, and a
+# variable its item, across agent restarts (the map in $PCP_VAR_DIR, here
+# $T/var); clusters of deregistered scripts are reused, and the 12-bit
+# cluster space never runs out or wraps onto the control/info clusters.
+. "$(dirname "$0")/lib.sh"
+
+MAP=$T/var/config/pmda/151.clusters
+pmid_of() { pminfo -h "$HOST" -m "$1" 2>/dev/null | awk '{print $3}'; }
+cluster_of() { pmid_of "$1" | cut -d. -f2; }
+reg() { pmstore -h "$HOST" bpftrace.control.register "$1" >/dev/null 2>&1; }
+dereg() { pmstore -h "$HOST" bpftrace.control.deregister "$1" >/dev/null 2>&1; }
+restart() {
+    stop_pmcd
+    start_pmcd "${1:-}" || exit 1
+}
+# the id of the newest unnamed script: register one and read its answer
+command -v jq >/dev/null || { skip "jq is not installed (test/deps-debian)"; exit 0; }
+make -s -C "$TOP" helpers >/dev/null || { echo "cannot build the test helpers"; exit 1; }
+reg_id() { "$TOP/build/store_and_fetch" -h "$HOST" bpftrace.control.register "$1" | jq -r .script_id; }
+
+drop dropped <<'BT'
+interval:ms:100 { @d = count(); }
+BT
+start_pmcd || exit 1
+check "drop-in script metrics appear" wait_until 20 pmi bpftrace.scripts.dropped.data.d
+reg '// name: alpha
+interval:ms:100 { @a = count(); @b = sum(2); }'
+reg 'interval:ms:100 { @u = count(); }'
+d1=$(pmid_of bpftrace.scripts.dropped.data.d)
+a1=$(pmid_of bpftrace.scripts.alpha.data.a)
+b1=$(pmid_of bpftrace.scripts.alpha.data.b)
+st1=$(pmid_of bpftrace.scripts.alpha.status)
+check_match "PMIDs in the script clusters (100+)" '^151\.(1[0-9][0-9]|[2-9][0-9][0-9]|[1-4][0-9]{3})\.' "$a1"
+check "map file saved" test -s "$MAP"
+check "map file has the named scripts" bash -c "grep -q ' alpha ' $MAP && grep -q ' dropped ' $MAP"
+check "map file has no unnamed script" bash -c "! grep -q ' s[0-9a-f]\{32\} ' $MAP"
+
+# ---- restart: other scripts first, variables in another order, one more
+restart
+check "drop-in script back after the restart" wait_until 20 pmi bpftrace.scripts.dropped.data.d
+reg '// name: beta
+interval:ms:100 { @z = count(); }'
+reg '// name: alpha
+interval:ms:100 { @c = count(); @b = sum(2); @a = count(); }'
+check_eq "drop-in script keeps its PMID across restarts" "$d1" "$(pmid_of bpftrace.scripts.dropped.data.d)"
+check_eq "named script keeps its PMID across restarts" "$a1" "$(pmid_of bpftrace.scripts.alpha.data.a)"
+check_eq "...for each variable, whatever their order" "$b1" "$(pmid_of bpftrace.scripts.alpha.data.b)"
+check_eq "...and for its state metrics" "$st1" "$(pmid_of bpftrace.scripts.alpha.status)"
+c=$(pmid_of bpftrace.scripts.alpha.data.c)
+check "a new variable gets a new item" bash -c "[ -n '$c' ] && [ '$c' != '$a1' ] && [ '$c' != '$b1' ]"
+check "a new name gets a cluster of its own" bash -c \
+    "[ '$(cluster_of bpftrace.scripts.beta.data.z)' != '$(cluster_of bpftrace.scripts.alpha.data.a)' ] && [ '$(cluster_of bpftrace.scripts.beta.data.z)' != '$(cluster_of bpftrace.scripts.dropped.data.d)' ]"
+
+# a deregistered name keeps its cluster for when it comes back
+alpha_cluster=$(cluster_of bpftrace.scripts.alpha.data.a)
+dereg alpha
+reg '// name: gamma
+interval:ms:100 { @g = count(); }'
+check "a newcomer does not take a saved name's cluster" bash -c "[ '$(cluster_of bpftrace.scripts.gamma.data.g)' != '$alpha_cluster' ]"
+reg '// name: alpha
+interval:ms:100 { @a = count(); }'
+check_eq "a name registered again gets its PMIDs back" "$a1" "$(pmid_of bpftrace.scripts.alpha.data.a)"
+
+# ---- unnamed scripts give their cluster back at once
+id=$(reg_id 'interval:ms:100 { @x = count(); }')
+c1=$(cluster_of bpftrace.scripts.$id.data.x)
+dereg "$id"
+check "deregistered unnamed script is gone" bash -c "! pminfo -h $HOST bpftrace.scripts.$id >/dev/null 2>&1"
+id2=$(reg_id 'interval:ms:100 { @y = count(); }')
+check_eq "the next unnamed script reuses its cluster" "$c1" "$(cluster_of bpftrace.scripts.$id2.data.y)"
+dereg "$id2"
+max=0
+for i in $(seq 1 40); do
+    id=$(reg_id 'interval:s:10 { @x = count(); }')
+    c=$(cluster_of bpftrace.scripts.$id.data.x)
+    [ "${c:-0}" -gt "$max" ] && max=$c
+    dereg "$id"
+done
+check "40 registrations in a row use no new clusters" bash -c "[ $max -le $c1 ]"
+
+# ---- every cluster saved: the least recently used name gives its cluster
+stop_pmcd
+rm -f "$T/autostart/dropped.bt"
+{
+    echo "# all 3996 script clusters taken"
+    for c in $(seq 100 4095); do echo "$c old$c $((1000000 + c)) @v=10"; done
+} > "$MAP"
+start_pmcd || exit 1
+reg '// name: fresh
+interval:ms:100 { @f = count(); }'
+check_eq "with every cluster saved, the least recently used one is taken" "151.100.10" "$(pmid_of bpftrace.scripts.fresh.data.f)"
+check "the map now gives cluster 100 to fresh" grep -q '^100 fresh ' "$MAP"
+check "...and forgot its old name" bash -c "! grep -q ' old100 ' $MAP"
+reg '// name: fresher
+interval:ms:100 { @f = count(); }'
+check_eq "the next name takes the next least recently used" "151.101.10" "$(pmid_of bpftrace.scripts.fresher.data.f)"
+check_eq "control metrics keep their PMID" "151.0.0" "$(pmid_of bpftrace.control.register)"
+check_eq "info metrics keep their PMID" "151.1.1" "$(pmid_of bpftrace.info.scripts_json)"
+check "other saved names are kept" grep -q '^4095 old4095 ' "$MAP"
+check "no cluster beyond 12 bits" bash -c "! pminfo -h $HOST -m bpftrace.scripts | awk '{print \$3}' | cut -d. -f2 | awk '\$1 > 4095 || \$1 < 100' | grep -q ."

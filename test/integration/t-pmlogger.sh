@@ -1,0 +1,58 @@
+#!/bin/bash
+# pmlogger logging the dynamic subtree bpftrace.scripts: a script
+# registered while it runs is logged from then on (the agent flags the
+# names change, pmlogger walks the subtree again), and a deregistration
+# does not stop pmlogger.
+. "$(dirname "$0")/lib.sh"
+
+PMLOGGER_PID=
+stop_pmlogger() {
+    [ -n "$PMLOGGER_PID" ] || return 0
+    kill -INT "$PMLOGGER_PID" 2>/dev/null
+    wait "$PMLOGGER_PID" 2>/dev/null
+    PMLOGGER_PID=
+}
+trap 'stop_pmlogger; finish; exit $?' EXIT
+status_is() { [ "$(value "bpftrace.scripts.$1.status")" = "$2" ]; }
+reg() { pmstore -h "$HOST" bpftrace.control.register "$1" >/dev/null 2>&1; }
+# values logged for METRIC in the archive (one per line)
+logged_values() { pmdumplog "$T/archive" "$1" 2>/dev/null | sed -n 's/.*(\(.*\)): value \([0-9]*\)$/\2/p'; }
+
+# pmlogger needs pmcd's own metrics (pmcd.hostname, pmcd.timezone, ...)
+WITH_PMCD_PMDA=1 start_pmcd || exit 1
+reg '// name: early
+interval:ms:100 { @e = count(); }'
+check "early script runs" wait_until 20 status_is early started
+
+printf 'log mandatory on every 1 second {\n    bpftrace.scripts\n}\n' > "$T/pmlogger.conf"
+mkdir -p "$T/tmp"
+# its own PCP_TMP_DIR and PCP_RUN_DIR: the system's pmlogger map is left alone
+PCP_TMP_DIR=$T/tmp PCP_RUN_DIR=$T/run "$PCP_BINADM_DIR/pmlogger" -h "$HOST" -c "$T/pmlogger.conf" \
+    -t 1 -l "$T/pmlogger.log" "$T/archive" >"$T/pmlogger.out" 2>&1 &
+PMLOGGER_PID=$!
+check "pmlogger writes an archive" wait_until 15 test -s "$T/archive.0"
+sleep 2
+
+# registered mid-run: a name pmlogger has never seen
+reg '// name: late
+interval:ms:100 { @l = count(); @m = hist(5); }'
+check "late script runs" wait_until 20 status_is late started
+late_pmid=$(pmi -m bpftrace.scripts.late.data.l | awk '{print $3}')
+sleep 4
+reg_pmids=$(pmi -m bpftrace.scripts.early.data.e | awk '{print $3}')
+pmstore -h "$HOST" bpftrace.control.deregister early >/dev/null 2>&1
+sleep 3
+check "pmlogger is still running after a registration and a deregistration" kill -0 "$PMLOGGER_PID"
+stop_pmlogger
+
+names=$(pminfo -a "$T/archive" bpftrace.scripts 2>&1)
+check_match "the early script's data metric is in the archive" "bpftrace\.scripts\.early\.data\.e" "$names"
+check_match "the script registered mid-run is in the archive" "bpftrace\.scripts\.late\.data\.l" "$names"
+check_match "...with its histogram" "bpftrace\.scripts\.late\.data\.m" "$names"
+check_eq "...under the PMID the agent gave it" "$late_pmid" "$(pminfo -a "$T/archive" -m bpftrace.scripts.late.data.l | awk '{print $3}')"
+check_eq "the early script under its PMID" "$reg_pmids" "$(pminfo -a "$T/archive" -m bpftrace.scripts.early.data.e | awk '{print $3}')"
+vals=$(logged_values bpftrace.scripts.late.data.l)
+check "the mid-run script's values were logged" bash -c "[ \$(echo '$vals' | grep -c '^[1-9]') -ge 2 ]"
+check "its values grow (a counter)" bash -c "[ \"\$(echo '$vals' | grep '^[0-9]' | sort -n | tr '\n' ' ')\" = \"\$(echo '$vals' | grep '^[0-9]' | tr '\n' ' ')\" ]"
+check "histogram instances were logged" bash -c "pmdumplog '$T/archive' bpftrace.scripts.late.data.m | grep -q 'inst \[[0-9]* or \"4-7\"\]'"
+check_match "the archive's descriptor of the new metric" "64-bit unsigned int.*counter" "$(echo $(pminfo -a "$T/archive" -d bpftrace.scripts.late.data.l))"
