@@ -6,6 +6,11 @@
  * that fetch.  pmstore itself gives up on PM_ERR_BADSTORE.
  *
  *   store_and_fetch [-h HOST] [-n COUNT] METRIC VALUE
+ *   store_and_fetch [-h HOST] [-n COUNT] -f FILE METRIC
+ *   store_and_fetch [-h HOST] [-n COUNT] METRIC        (fetch only)
+ *
+ * -f stores the bytes of FILE ("-": stdin) as they are, NUL bytes, invalid
+ * UTF-8 and any length included: what pmstore cannot send.
  *
  * stdout: the fetched value, once per fetch (COUNT fetches, default 1),
  *	   one line each; "{}"-style JSON answers never contain a newline.
@@ -18,6 +23,36 @@
 #include <string.h>
 #include <unistd.h>
 #include <pcp/pmapi.h>
+
+/* the whole of path ("-": stdin), NUL terminated; NULL on error */
+static char *
+read_file(const char *path, size_t *lenp)
+{
+    FILE	*f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    char	*buf = NULL, *p;
+    size_t	len = 0, size = 0, n;
+
+    if (f == NULL)
+	return NULL;
+    for (;;) {
+	if (len + 4096 + 1 > size) {
+	    size = size ? size * 2 : 65536;
+	    if ((p = realloc(buf, size)) == NULL) {
+		free(buf);
+		return NULL;
+	    }
+	    buf = p;
+	}
+	if ((n = fread(buf + len, 1, size - len - 1, f)) == 0)
+	    break;
+	len += n;
+    }
+    if (f != stdin)
+	fclose(f);
+    buf[len] = '\0';
+    *lenp = len;
+    return buf;
+}
 
 static int
 fetch_print(pmID pmid)
@@ -45,18 +80,22 @@ main(int argc, char **argv)
 {
     const char		*host = "local:";
     const char		*name;
-    const char		*value;
+    const char		*value = NULL, *file = NULL;
+    char		*data = NULL;
     pmID		pmid;
     pmDesc		desc;
     pmResult		*rp;
     pmValueSet		*vsp;
     pmValueBlock	*vb;
-    size_t		len;
+    size_t		len = 0;
     int			c, i, count = 1, ctx, sts, store_sts;
 
     pmSetProgname(argv[0]);
-    while ((c = getopt(argc, argv, "h:n:")) != -1) {
+    while ((c = getopt(argc, argv, "f:h:n:")) != -1) {
 	switch (c) {
+	case 'f':
+	    file = optarg;
+	    break;
 	case 'h':
 	    host = optarg;
 	    break;
@@ -64,16 +103,23 @@ main(int argc, char **argv)
 	    count = atoi(optarg);
 	    break;
 	default:
-	    fprintf(stderr, "Usage: %s [-h HOST] [-n COUNT] METRIC VALUE\n", argv[0]);
-	    return 2;
+	    goto usage;
 	}
     }
-    if (argc - optind != 2) {
-	fprintf(stderr, "Usage: %s [-h HOST] [-n COUNT] METRIC VALUE\n", argv[0]);
-	return 2;
-    }
+    if (argc - optind < 1 || argc - optind > 2 || (file && argc - optind != 1))
+	goto usage;
     name = argv[optind];
-    value = argv[optind + 1];
+    if (file) {
+	if ((data = read_file(file, &len)) == NULL) {
+	    fprintf(stderr, "%s: cannot read\n", file);
+	    return 2;
+	}
+	value = data;
+	len++;		/* the NUL pmstore sends too */
+    } else if (argc - optind == 2) {
+	value = argv[optind + 1];
+	len = strlen(value) + 1;
+    }
 
     if ((ctx = pmNewContext(PM_CONTEXT_HOST, host)) < 0) {
 	fprintf(stderr, "pmNewContext(%s): %s\n", host, pmErrStr(ctx));
@@ -88,8 +134,15 @@ main(int argc, char **argv)
 	return 2;
     }
 
+    if (value == NULL) {	/* fetch only */
+	for (i = 0; i < count; i++)
+	    if (fetch_print(pmid) < 0)
+		return 2;
+	pmDestroyContext(ctx);
+	return 0;
+    }
+
     /* a one-value result holding the string, as pmstore builds it */
-    len = strlen(value) + 1;
     if ((vb = malloc(PM_VAL_HDR_SIZE + len)) == NULL ||
 	(rp = calloc(1, sizeof(*rp))) == NULL ||
 	(vsp = calloc(1, sizeof(*vsp))) == NULL) {
@@ -112,10 +165,16 @@ main(int argc, char **argv)
     free(vb);
     free(vsp);
     free(rp);
+    free(data);
 
     for (i = 0; i < count; i++)
 	if (fetch_print(pmid) < 0)
 	    return 2;
     pmDestroyContext(ctx);
     return store_sts < 0 ? 1 : 0;
+
+usage:
+    fprintf(stderr, "Usage: %s [-h HOST] [-n COUNT] METRIC [VALUE]\n"
+		    "       %s [-h HOST] [-n COUNT] -f FILE METRIC\n", argv[0], argv[0]);
+    return 2;
 }

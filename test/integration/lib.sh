@@ -160,4 +160,4 @@ finish() {
     echo "# $TESTS_PASSED passed, $TESTS_FAILED failed"
     [ "$TESTS_FAILED" -eq 0 ]
 }
-trap 'finish; exit $?' EXIT
+trap 'rc=$?; finish; frc=$?; [ $rc -ne 0 ] && echo "not ok - the test exited with status $rc"; exit $(( rc ? rc : frc ))' EXIT

@@ -5,22 +5,23 @@
 # bpftrace only on stdin, symlinks leading out of the drop-in folder.
 . "$(dirname "$0")/lib.sh"
 
-cc -o "$T/storefetch" "$TOP/test/integration/storefetch.c" -lpcp || exit 1
+make -s -C "$TOP" helpers || exit 1
+SAF=$TOP/build/store_and_fetch
 num() { pminfo -h "$HOST" -f "$1" 2>/dev/null | sed -n 's/^    value //p' | head -1; }
 started() { [ "$(value bpftrace.scripts.$1.status)" = started ]; }
 # register FILE: store its bytes into control.register; answer in $T/answer
 register() {
-    "$T/storefetch" "$HOST" bpftrace.control.register "$1" > "$T/answer" 2>&1
+    "$SAF" -h "$HOST" -f "$1" bpftrace.control.register > "$T/answer" 2> "$T/store.err"
 }
 # refused DESCRIPTION ERROR-REGEX: the text in $T/script is refused
 refused() {
     local rc
     register "$T/script"; rc=$?
     check "$1: refused" test "$rc" -eq 1
-    check_match "$1: PM_ERR_BADSTORE" "^store: -12400 Bad input to pmstore" "$(head -1 "$T/answer")"
+    check_match "$1: PM_ERR_BADSTORE" "^pmStore: Bad input to pmstore" "$(cat "$T/store.err")"
     check_match "$1: answer has status error" '"status": "error"' "$(cat "$T/answer")"
     check_match "$1: answer says why" "\"error\": \"$2" "$(cat "$T/answer")"
-    check "$1: answer is valid JSON" python3 -c "import json,sys; json.loads(open('$T/answer','rb').read().split(b'answer: ',1)[1])"
+    check "$1: answer is valid JSON" python3 -c "import json,sys; json.loads(open('$T/answer','rb').read())"
 }
 script() { printf '%s' "$1" > "$T/script"; }
 GOOD='interval:s:1 { @a = count(); }'
@@ -123,7 +124,7 @@ check_match "pmstore prints the error (no variables)" "Bad input to pmstore" "$o
 
 # ---- the agent lives, nothing was registered, the others keep running
 check "agent answers" pmi bpftrace.info.scripts_json
-check "scripts_json is valid JSON" bash -c "$T/storefetch $HOST bpftrace.info.scripts_json | python3 -c 'import json,sys; json.load(sys.stdin)'"
+check "scripts_json is valid JSON" bash -c "$SAF -h $HOST bpftrace.info.scripts_json | python3 -c 'import json,sys; json.load(sys.stdin)'"
 n=$(pminfo -h "$HOST" -f bpftrace.info.scripts | grep -c 'inst \[')
 # tick, alias, chain, badname, badvar, latin1 and the syntax error
 check_eq "only the good scripts are registered" "7" "$n"

@@ -6,14 +6,15 @@
 # not slow down anybody else's requests.
 . "$(dirname "$0")/lib.sh"
 
-cc -o "$T/storefetch" "$TOP/test/integration/storefetch.c" -lpcp || exit 1
+make -s -C "$TOP" helpers || exit 1
+SAF=$TOP/build/store_and_fetch
 ms_now() { date +%s%3N; }
 num() { pminfo -h "$HOST" -f "$1" 2>/dev/null | sed -n 's/^    value //p' | head -1; }
 started() { [ "$(value bpftrace.scripts.$1.status)" = started ]; }
 # register TEXT: store it into control.register, answer in $T/answer
 register() {
     printf '%s' "$1" > "$T/script"
-    "$T/storefetch" "$HOST" bpftrace.control.register "$T/script" > "$T/answer" 2>&1
+    "$SAF" -h "$HOST" -f "$T/script" bpftrace.control.register > "$T/answer" 2> "$T/store.err"
 }
 xs() { head -c "$1" /dev/zero | tr '\0' x; }
 
@@ -93,7 +94,7 @@ check "max_scripts: ... and has no metrics" bash -c "! pminfo -h $HOST bpftrace.
 register 'interval:ms:100 { @y = count(); }'
 rc=$?
 check "max_scripts: registering beyond it fails" test "$rc" -ne 0
-check_match "max_scripts: with PM_ERR_BADSTORE" "^store: -12400 " "$(head -1 "$T/answer")"
+check_match "max_scripts: with PM_ERR_BADSTORE" "^pmStore: Bad input to pmstore" "$(cat "$T/store.err")"
 check_match "max_scripts: the answer says why" '"status": "error".*"error": "too many scripts: the limit is 4 \(max_scripts\)"' "$(cat "$T/answer")"
 check_eq "max_scripts: still 4 scripts" "4" "$(pminfo -h $HOST -f bpftrace.info.scripts | grep -c 'inst \[')"
 # a drop-in refused for want of room gets the first place that frees up
