@@ -83,6 +83,7 @@ fuzz fuzz-smoke:
 	$(MAKE) -C test/fuzz $@
 
 bench: all
+	$(MAKE) -C bench BUILD=$(CURDIR)/$(BUILD)
 	bench/run
 
 soak: all

@@ -765,7 +765,8 @@ unsigned long parse_scanned;
 #define SCAN_FALLBACK	1	/* not for the scanner: json-c decides */
 #define SCAN_MAX_MEMBERS 16	/* members of "data" (checked for repeats) */
 #define SCAN_MAX_DEPTH	16	/* nesting of skipped values */
-#define SCAN_MAX_DIGITS	18	/* an integer this long fits an int64_t */
+#define SCAN_MAX_DIGITS	18	/* a negative integer this long fits an int64_t */
+#define SCAN_MAX_UDIGITS 20	/* a non-negative one may fill a uint64_t */
 
 enum { SK_VAR, SK_TICK, SK_ITEM, SK_SCALAR, SK_HKEY, SK_BUCKET };
 enum { SV_INT, SV_STR, SV_TRUE, SV_FALSE, SV_NULL };
@@ -866,7 +867,9 @@ scan_new(scan_t *sc, int kind)
 }
 
 /* a string at pos: its body (between the quotes) and SF_ESC / SF_HI */
-static int
+#define SCAN_INLINE	static inline __attribute__((always_inline))
+
+SCAN_INLINE int
 scan_string(scan_t *sc, uint32_t *off, uint32_t *len, uint8_t *flags)
 {
     const unsigned char	*s = (const unsigned char *)sc->s;
@@ -928,10 +931,38 @@ special:
 }
 
 /*
+ * The leading digits of s[0..7] (how many, 0 to 8) and their value, by
+ * SWAR: a byte is a digit when its high nibble is 3 and adding 6 keeps it
+ * 3; the digits are shifted to the top of the word (zeros in front) and
+ * folded pairwise (Lemire's eight-digit conversion).
+ */
+static inline unsigned
+scan_digits8(const char *s, uint64_t *val)
+{
+    uint64_t	w, nd, v;
+    unsigned	n;
+
+    memcpy(&w, s, 8);
+    nd = ((w & 0xF0F0F0F0F0F0F0F0ULL) ^ 0x3030303030303030ULL) |
+	 (((w + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) ^ 0x3030303030303030ULL);
+    n = nd ? (unsigned)__builtin_ctzll(nd) >> 3 : 8;
+    if (n == 0) {
+	*val = 0;
+	return 0;
+    }
+    v = (w - 0x3030303030303030ULL) << (8 * (8 - n));
+    v = v * 10 + (v >> 8);
+    v = (((v & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
+	 (((v >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
+    *val = v;
+    return n;
+}
+
+/*
  * An integer of at most SCAN_MAX_DIGITS digits, no leading zero, not
  * "-0": its text, SF_NEG, and its magnitude in *num.
  */
-static int
+SCAN_INLINE int
 scan_int(scan_t *sc, uint32_t *off, uint32_t *len, uint8_t *flags, uint64_t *num)
 {
     const char	*s = sc->s;
@@ -946,14 +977,32 @@ scan_int(scan_t *sc, uint32_t *off, uint32_t *len, uint8_t *flags, uint64_t *num
 	p++;
     }
     d = p;
+    /* the first eight digits at once when the line has eight bytes left */
+    if (end - p >= 8) {
+	unsigned	n = scan_digits8(s + p, &x);
+
+	p += n;
+	if (n < 8)
+	    goto done;
+    }
     while (p < end && (digit = (unsigned char)s[p] - '0') <= 9) {
 	x = x * 10 + digit;
 	p++;
     }
-    *num = x;
-    if (p == d || p - d > SCAN_MAX_DIGITS || (s[d] == '0' && p - d > 1) ||
-	(s[d] == '0' && *flags))
+done:
+    if (p == d || (s[d] == '0' && p - d > 1) || (s[d] == '0' && *flags) ||
+	p - d > ((*flags & SF_NEG) ? SCAN_MAX_DIGITS : SCAN_MAX_UDIGITS))
 	return -1;
+    if (p - d > SCAN_MAX_DIGITS) {
+	/* 19 or 20 digits: again, with care; beyond UINT64_MAX json-c decides */
+	size_t	i;
+
+	for (x = 0, i = d; i < p; i++)
+	    if (__builtin_mul_overflow(x, 10, &x) ||
+		__builtin_add_overflow(x, (uint64_t)(s[i] - '0'), &x))
+		return -1;
+    }
+    *num = x;
     if (p < end && (s[p] == '.' || s[p] == 'e' || s[p] == 'E'))
 	return -1;		/* a double */
     *len = (uint32_t)(p - *off);
@@ -971,7 +1020,7 @@ scan_word(scan_t *sc, const char *w, size_t n)
 }
 
 /* a scalar into tk's value: string, integer, true, false, null */
-static int
+SCAN_INLINE int
 scan_scalar(scan_t *sc, scan_tok_t *tk)
 {
     int		ch = scan_peek(sc);
@@ -1041,10 +1090,18 @@ scan_skip(scan_t *sc, int depth)
 }
 
 /* the start of the next member of an object: 1 there is one, 0 the end */
-static int
+SCAN_INLINE int
 scan_next_member(scan_t *sc, int first)
 {
-    int		ch = scan_peek(sc);
+    const char	*s = sc->s + sc->pos;
+    int		ch;
+
+    /* bpftrace's own spacing: ", " before the next key */
+    if (!first && sc->len - sc->pos >= 3 && s[0] == ',' && s[1] == ' ' && s[2] == '"') {
+	sc->pos += 2;
+	return 1;
+    }
+    ch = scan_peek(sc);
 
     if (ch == '}') {
 	sc->pos++;
@@ -1060,7 +1117,7 @@ scan_next_member(scan_t *sc, int first)
 }
 
 /* can a value of this kind be stored in v whatever it is? (see below) */
-static int
+SCAN_INLINE int
 scan_always_stored(const scan_t *sc, const variable_t *v, const scan_tok_t *tk)
 {
     const char	*s = sc->s + tk->b;
@@ -1089,6 +1146,54 @@ scan_always_stored(const scan_t *sc, const variable_t *v, const scan_tok_t *tk)
 }
 
 /*
+ * The item bpftrace prints most, at pos: "KEY": DIGITS with a key of at
+ * most 7 plain bytes and a non-negative integer, in its own spacing.  1
+ * when taken (tk filled, pos after the number), 0 to leave it to the
+ * general path, which takes everything else (and rejects what this
+ * would, such as leading zeros).
+ */
+SCAN_INLINE int
+scan_item_fast(scan_t *sc, scan_tok_t *tk)
+{
+    const char	*s = sc->s;
+    size_t	p = sc->pos, k = p + 1, v, n, nd;
+    uint64_t	w, m, x;
+    unsigned	digit;
+
+    if (sc->len - p < 32)
+	return 0;
+    memcpy(&w, s + k, 8);
+    m = (SCAN_HASZERO(w ^ (SCAN_ONES * '"')) | SCAN_HASZERO(w ^ (SCAN_ONES * '\\')) |
+	 ((w - SCAN_ONES * 0x20) & ~w) | w) & (SCAN_ONES * 0x80);
+    if (m == 0)
+	return 0;
+    n = (size_t)__builtin_ctzll(m) >> 3;
+    if (s[k + n] != '"' || s[k + n + 1] != ':' || s[k + n + 2] != ' ')
+	return 0;
+    v = k + n + 3;
+    nd = scan_digits8(s + v, &x);
+    if (nd == 0 || (s[v] == '0' && nd > 1))
+	return 0;
+    if (nd == 8) {
+	while (v + nd < sc->len && (digit = (unsigned char)s[v + nd] - '0') <= 9) {
+	    if (++nd > SCAN_MAX_DIGITS)
+		return 0;
+	    x = x * 10 + digit;
+	}
+    }
+    if (v + nd < sc->len && (s[v + nd] == '.' || s[v + nd] == 'e' || s[v + nd] == 'E'))
+	return 0;
+    tk->a = (uint32_t)k;
+    tk->alen = (uint32_t)n;
+    tk->vkind = SV_INT;
+    tk->b = (uint32_t)v;
+    tk->blen = (uint32_t)nd;
+    tk->num = x;
+    sc->pos = v + nd;
+    return 1;
+}
+
+/*
  * A keyed map: key -> scalar.  A key may repeat (bpftrace prints some
  * tuples alike): json-c keeps its first place and its last value, this
  * path stores each value in turn.  That ends the same as long as every
@@ -1108,10 +1213,19 @@ scan_keyed(scan_t *sc, variable_t *v, int index)
     tk->a = index;
     while ((more = scan_next_member(sc, first)) > 0) {
 	first = 0;
-	if ((tk = scan_new(sc, SK_ITEM)) == NULL ||
-	    scan_string(sc, &tk->a, &tk->alen, &tk->aflags) < 0 ||
-	    scan_expect(sc, ':') < 0 ||
-	    scan_scalar(sc, tk) < 0 || !scan_always_stored(sc, v, tk))
+	if ((tk = scan_new(sc, SK_ITEM)) == NULL)
+	    return -1;
+	if (scan_item_fast(sc, tk)) {
+	    nitems++;
+	    continue;
+	}
+	if (scan_string(sc, &tk->a, &tk->alen, &tk->aflags) < 0)
+	    return -1;
+	if (sc->len - sc->pos >= 2 && sc->s[sc->pos] == ':' && sc->s[sc->pos + 1] == ' ')
+	    sc->pos += 2;		/* bpftrace's ": " */
+	else if (scan_expect(sc, ':') < 0)
+	    return -1;
+	if (scan_scalar(sc, tk) < 0 || !scan_always_stored(sc, v, tk))
 	    return -1;
 	nitems++;
     }
@@ -1429,8 +1543,7 @@ scan_put(parse_ctx_t *c, variable_t *v, const char *key, size_t keylen,
 
     switch (tk->vkind) {
     case SV_INT:
-	return (tk->nflags & SF_NEG) ? var_put_i64_n(v, key, keylen, -(int64_t)tk->num) :
-				       var_put_u64_n(v, key, keylen, tk->num);
+	return var_put_num_n(v, key, keylen, tk->nflags & SF_NEG, tk->num);
     case SV_TRUE:
     case SV_FALSE:
 	if (v->type == PM_TYPE_STRING)
@@ -1519,6 +1632,10 @@ scan_apply(parse_ctx_t *c, char *line, const scan_tok_t *tok, size_t ntok)
 	    }
 	    break;
 	case SK_ITEM:
+	    if (tk->aflags == 0 && tk->vkind == SV_INT) {	/* the common item */
+		var_put_num_n(v, line + tk->a, tk->alen, tk->nflags & SF_NEG, tk->num);
+		break;
+	    }
 	    if (tk->aflags == 0) {	/* plain ASCII: the key as it stands */
 		key = line + tk->a;
 		klen = tk->alen;

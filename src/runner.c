@@ -18,6 +18,7 @@
 #include "runner.h"
 
 #define RUNNER_READ_CHUNK	65536
+#define RUNNER_NICE		5	/* bpftrace's niceness above the agent's */
 #define RUNNER_MAX_ERRLINE	4096
 
 void
@@ -58,6 +59,12 @@ runner_child(int in, int out, int err, char *const argv[], pid_t parent)
 	_exit(127);
     for (fd = 3; fd < 1024; fd++)
 	close(fd);
+    /*
+     * Below the agent: fifty scripts compiling at once must not starve
+     * pmcd and the agent's answers (the probes themselves run in the
+     * kernel, at the traced task's priority).  Best effort.
+     */
+    (void)!nice(RUNNER_NICE);
     execvp(argv[0], argv);
     why = strerror(errno);
     if (write(2, msg, sizeof(msg) - 1) > 0 && write(2, why, strlen(why)) > 0)

@@ -95,16 +95,64 @@ var_hash(const char *a, size_t alen, const char *b, size_t blen)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-/* is ip named "a" (b NULL) or "a:b"? */
+/* memcmp() == 0, without a call for the short keys most maps have */
+static inline int
+var_same(const char *x, const char *y, size_t n)
+{
+    uint64_t	a, b, c, d;
+
+    if (n > 16)
+	return memcmp(x, y, n) == 0;
+    if (n >= 8) {		/* two overlapping words */
+	memcpy(&a, x, 8);
+	memcpy(&b, y, 8);
+	memcpy(&c, x + n - 8, 8);
+	memcpy(&d, y + n - 8, 8);
+	return ((a ^ b) | (c ^ d)) == 0;
+    }
+    while (n-- > 0)
+	if (*x++ != *y++)
+	    return 0;
+    return 1;
+}
+
+/* the first 8 bytes of s (of len), zero padded: a name's prefix */
+static inline uint64_t
+var_prefix(const char *s, size_t len)
+{
+    uint64_t	p = 0;
+    size_t	i;
+
+    if (len >= 8) {
+	memcpy(&p, s, 8);
+	return p;
+    }
+    for (i = 0; i < len; i++)
+	p |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    return p;
+}
+
+/*
+ * Is ip named "a" (b NULL) or "a:b"?  Length and prefix are in the
+ * instance itself: a name of up to 8 bytes is compared without reading
+ * the name, which is elsewhere in memory (and cold when a print begins).
+ */
 static inline int
 var_name_equal(const var_inst_t *ip, const char *a, size_t alen,
 		const char *b, size_t blen)
 {
     size_t	len = alen + (b != NULL ? 1 + blen : 0);
 
-    if ((size_t)ip->namelen != len || memcmp(ip->name, a, alen) != 0)
+    if ((size_t)ip->namelen != len)
 	return 0;
-    return b == NULL || (ip->name[alen] == ':' && memcmp(ip->name + alen + 1, b, blen) == 0);
+    if (b == NULL) {
+	if (ip->prefix != var_prefix(a, alen))
+	    return 0;
+	return alen <= 8 || var_same(ip->name + 8, a + 8, alen - 8);
+    }
+    if (!var_same(ip->name, a, alen))
+	return 0;
+    return ip->name[alen] == ':' && var_same(ip->name + alen + 1, b, blen);
 }
 
 /* double the hash table and rechain every instance (load factor <= 1) */
@@ -185,6 +233,7 @@ var_create(variable_t *v, uint32_t hash, const char *a, size_t alen,
     ip = &v->inst[id];
     memset(ip, 0, sizeof(*ip));
     ip->name = name;
+    ip->prefix = var_prefix(name, len);
     ip->hash = hash;
     ip->keylen = b ? (int)alen : (int)len;
     ip->namelen = (int)len;
@@ -205,7 +254,7 @@ var_create(variable_t *v, uint32_t hash, const char *a, size_t alen,
  * the last snapshot is tried first (one compare of the name, no hash);
  * the hash table answers when the guess is wrong.
  */
-static int
+static inline __attribute__((always_inline)) int
 var_lookup(variable_t *v, const char *a, size_t alen, const char *b, size_t blen)
 {
     var_inst_t	*ip;
@@ -222,6 +271,9 @@ var_lookup(variable_t *v, const char *a, size_t alen, const char *b, size_t blen
 	    (id = var_create(v, hash, a, alen, b, blen)) < 0)
 	    return id;
     }
+    /* ids usually follow each other print after print: fetch ahead */
+    if (id + 8 < v->ninst)
+	__builtin_prefetch(&v->inst[id + 8], 1);
     /* the order of this snapshot, for the guesses of the next one */
     if (v->last < 0)
 	v->first = id;
@@ -618,6 +670,26 @@ var_put_bucket_n(variable_t *v, const char *key, size_t keylen,
 	ip->value.u64 = count;
     else
 	ip->value.i64 = (int64_t)count;
+    return 0;
+}
+
+/* the parser's hot path: a keyed number, the lookup inlined */
+int
+var_put_num_n(variable_t *v, const char *key, size_t keylen, int neg, uint64_t mag)
+{
+    var_value_t	*slot;
+    int		id;
+
+    if (v->type == PM_TYPE_STRING || v->single || key == NULL)
+	return neg ? var_put_i64_n(v, key, keylen, -(int64_t)mag) :
+		     var_put_u64_n(v, key, keylen, mag);
+    if ((id = var_lookup(v, key, keylen, NULL, 0)) < 0)
+	return id;
+    slot = &v->inst[id].value;
+    if (neg)
+	slot->i64 = -(int64_t)mag;	/* the same bits for U64 as for 64 */
+    else
+	slot->u64 = mag;
     return 0;
 }
 

@@ -48,16 +48,18 @@ typedef union {
 } var_value_t;
 
 typedef struct var_inst {
+    /* what a print reads and writes, first: one cache line with the rest */
+    uint64_t	prefix;		/* the name's first 8 bytes, zero padded */
+    int		namelen;	/* strlen(name) */
+    int		next;		/* instance put after this one in its last snapshot, -1 none */
+    unsigned	gen;		/* snapshot generation that last put it */
+    int		active;		/* in the current set */
+    var_value_t	value;
     char	*name;		/* instance name, owned */
     uint32_t	hash;		/* of name */
     int		chain;		/* next index in the hash chain, -1 ends */
-    int		active;		/* in the current set */
-    unsigned	gen;		/* snapshot generation that last put it */
     double	lower;		/* histogram bucket lower bound (-inf allowed) */
     int		keylen;		/* keyed hist/stats: length of the key part of name */
-    int		namelen;	/* strlen(name) */
-    int		next;		/* instance put after this one in its last snapshot, -1 none */
-    var_value_t	value;
 } var_inst_t;
 
 typedef struct variable {
@@ -131,6 +133,8 @@ int var_put_str_n(variable_t *v, const char *key, size_t keylen,
 		const char *s, size_t len);
 int var_put_bucket_n(variable_t *v, const char *key, size_t keylen,
 		const char *bucket, size_t blen, double lower, uint64_t count);
+/* an integer given as sign and magnitude: var_put_i64_n(-mag) or var_put_u64_n(mag) */
+int var_put_num_n(variable_t *v, const char *key, size_t keylen, int neg, uint64_t mag);
 void var_end(variable_t *v);
 
 /* printf() and friends: append to @output (bounded, table-retain-lines) */
