@@ -79,12 +79,17 @@ drop() {
 }
 
 # start_pmcd [CONFIG-TEXT]: the agent's bpftrace.conf (default: dynamic
-# scripts on, no authentication); WITH_PMCD_PMDA=1 adds pmcd's own agent
+# scripts on, no authentication); WITH_PMCD_PMDA=1 adds pmcd's own agent.
+# Optional, all empty by default: PMCD_ENV, VAR=VALUE words in pmcd's
+# environment only (pmcd passes its environment on to the agent, unless
+# AGENT_PREFIX, words put before the agent's command in pmcd.conf, say
+# otherwise, e.g. "env -u VAR"); PMCD_ARGS, more pmcd options.  None may
+# hold a space inside a word.
 start_pmcd() {
     local conf=${1:-$'[dynamic_scripts]\nenabled = true\nauth_enabled = false\n'} i
     printf '%s\n' "$conf" > "$T/bpftrace.conf"
-    printf 'bpftrace\t151\tpipe\tbinary notready\t%s -d 151 -c %s -A %s -M %s -l %s %s\n' \
-	"$AGENT_BIN" "$T/bpftrace.conf" "$T/autostart" "$T/var/config/pmda/151.clusters" \
+    printf 'bpftrace\t151\tpipe\tbinary notready\t%s%s -d 151 -c %s -A %s -M %s -l %s %s\n' \
+	"${AGENT_PREFIX:+$AGENT_PREFIX }" "$AGENT_BIN" "$T/bpftrace.conf" "$T/autostart" "$T/var/config/pmda/151.clusters" \
 	"$T/bpftrace.log" "${AGENT_ARGS:-}" > "$T/pmcd.conf"
     if [ -n "${WITH_PMCD_PMDA:-}" ]; then
 	# pmproxy and pmlogger need pmcd's own metrics (pmcd.hostname, ...)
@@ -97,9 +102,10 @@ start_pmcd() {
     for i in 1 2 3 4 5; do
 	PORT=$((45000 + RANDOM % 10000))
 	ss -ltn 2>/dev/null | grep -q ":$PORT " && continue
-	PCP_RUN_DIR=$T/run PCP_VAR_DIR=$T/var \
+	# shellcheck disable=SC2086 # PMCD_ENV and PMCD_ARGS are lists of words
+	env PCP_RUN_DIR="$T/run" PCP_VAR_DIR="$T/var" ${PMCD_ENV:-} \
 	    "$PCP_BINADM_DIR/pmcd" -f -A -p "$PORT" -s "$SOCK" -c "$T/pmcd.conf" \
-	    -n "$T/root" -l "$T/pmcd.log" -U root -q 10 -t 10 >"$T/pmcd.out" 2>&1 &
+	    -n "$T/root" -l "$T/pmcd.log" -U root -q 10 -t 10 ${PMCD_ARGS:-} >"$T/pmcd.out" 2>&1 &
 	PMCD_PID=$!
 	if wait_until 15 pminfo -h "$HOST" bpftrace.info.scripts_json; then
 	    return 0
