@@ -38,36 +38,7 @@ typedef struct fixture {
     int		nevents;
 } fixture_t;
 
-/* pmNotifyErr() writes to stderr: catch it to check what is logged */
-static char logbuf[16384];
-static int saved_stderr = -1;
-static FILE *logfile;
-
-static void
-capture_start(void)
-{
-    fflush(stderr);
-    logfile = tmpfile();
-    assert_non_null(logfile);
-    saved_stderr = dup(2);
-    assert_true(saved_stderr >= 0);
-    assert_true(dup2(fileno(logfile), 2) >= 0);
-}
-
-static const char *
-capture_end(void)
-{
-    size_t	n;
-
-    fflush(stderr);
-    dup2(saved_stderr, 2);
-    close(saved_stderr);
-    rewind(logfile);
-    n = fread(logbuf, 1, sizeof(logbuf) - 1, logfile);
-    logbuf[n] = '\0';
-    fclose(logfile);
-    return logbuf;
-}
+#include "capture.h"
 
 static int refuse;	/* record() refuses files while set */
 
