@@ -49,26 +49,18 @@ static variable_t *
 fetch_var(pmID pmid)
 {
     unsigned int	item = pmID_item(pmid);
-    script_t		*s;
     variable_t		*v;
-    int			i;
 
     if (item < NS_SCRIPT_FIRST_VAR || item > NS_SCRIPT_MAX_VAR)
 	return NULL;
-    if ((s = ns_script(pmID_cluster(pmid))) == NULL)
+    if ((v = ns_variable(pmid)) == NULL)
 	return NULL;
-    for (i = 0; i < s->pt.nvars; i++) {
-	v = &s->pt.vars[i];
-	if (v->item != (int)item)
-	    continue;
-	if (v->single || v->indom == PM_INDOM_NULL)
-	    return NULL;
-	if (v->type != PM_TYPE_U64 && v->type != PM_TYPE_64 &&
-	    v->type != PM_TYPE_STRING)
-	    return NULL;
-	return v;
-    }
-    return NULL;
+    if (v->single || v->indom == PM_INDOM_NULL)
+	return NULL;
+    if (v->type != PM_TYPE_U64 && v->type != PM_TYPE_64 &&
+	v->type != PM_TYPE_STRING)
+	return NULL;
+    return v;
 }
 
 /*

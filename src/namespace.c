@@ -586,7 +586,7 @@ ns_catalogue(pmID pmid)
     return NULL;
 }
 
-static variable_t *
+variable_t *
 ns_variable(pmID pmid)
 {
     script_t	*s = ns_script(pmID_cluster(pmid));

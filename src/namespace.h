@@ -67,6 +67,8 @@ int ns_label(int ident, int type, pmLabelSet **lpp, pmdaExt *pmda);
 
 /* script owning a cluster, NULL if none */
 struct script *ns_script(unsigned int cluster);
+/* the data variable behind a pmid, NULL if none */
+struct variable *ns_variable(pmID pmid);
 
 void ns_free(void);
 
