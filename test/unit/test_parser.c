@@ -133,20 +133,7 @@ var(parse_target_t *t, const char *name)
     return NULL;
 }
 
-/* the active set's names joined by '|' */
-static const char *
-names(const variable_t *v)
-{
-    static char	buf[8192];
-    size_t	o = 0;
-    int		i;
-
-    buf[0] = '\0';
-    for (i = 0; i < v->nset; i++)
-	o += snprintf(buf + o, sizeof(buf) - o, "%s%s", i ? "|" : "",
-		      v->set[i].i_name);
-    return buf;
-}
+#include "varset.h"
 
 /* the value of an active instance, by name */
 static pmAtomValue
@@ -163,7 +150,7 @@ value(const variable_t *v, const char *inst)
 	    return atom;
 	}
     }
-    fail_msg("%s: no active instance \"%s\" in %s", v->name, inst, names(v));
+    fail_msg("%s: no active instance \"%s\" in %s", v->name, inst, set_names(v));
     return atom;
 }
 
@@ -201,7 +188,7 @@ test_hist_f1(void **state)
     variable_t		*v = var(t, "@h");
 
     assert_int_equal(feed(t, "{\"type\": \"hist\", \"data\": {\"@h\": [{\"max\": -1, \"count\": 1}, {\"min\": 0, \"max\": 0, \"count\": 1}, {\"min\": 1, \"max\": 1, \"count\": 1}, {\"min\": 2, \"max\": 3, \"count\": 1}]}}"), 0);
-    assert_string_equal(names(v), "-inf--1|0-0|1-1|2-3");
+    assert_string_equal(set_names(v), "-inf--1|0-0|1-1|2-3");
     assert_int_equal(value(v, "-inf--1").ull, 1);
     assert_int_equal(value(v, "0-0").ull, 1);
     assert_int_equal(value(v, "1-1").ull, 1);
@@ -210,12 +197,12 @@ test_hist_f1(void **state)
     /* lhist with an open last bucket, sorted numerically */
     v = var(t, "@l");
     assert_int_equal(feed(t, "{\"type\": \"hist\", \"data\": {\"@l\": [{\"max\": -1, \"count\": 1}, {\"min\": 0, \"max\": 9, \"count\": 2}, {\"min\": 10, \"max\": 19, \"count\": 0}, {\"min\": 100, \"count\": 3}]}}"), 0);
-    assert_string_equal(names(v), "-inf--1|0-9|10-19|100-inf");
+    assert_string_equal(set_names(v), "-inf--1|0-9|10-19|100-inf");
     assert_int_equal(value(v, "100-inf").ull, 3);
 
     /* the next print holds fewer buckets: the others leave the set */
     assert_int_equal(feed(t, "{\"type\": \"hist\", \"data\": {\"@l\": [{\"min\": 10, \"max\": 19, \"count\": 4}]}}"), 0);
-    assert_string_equal(names(v), "10-19");
+    assert_string_equal(set_names(v), "10-19");
     /* all-zero histogram */
     assert_int_equal(feed(t, "{\"type\": \"hist\", \"data\": {\"@l\": []}}"), 0);
     assert_int_equal(v->nset, 0);
@@ -229,11 +216,11 @@ test_hist_keyed(void **state)
     variable_t		*v = var(t, "@hk");
 
     assert_int_equal(feed(t, "{\"type\": \"hist\", \"data\": {\"@hk\": {\"a\": [{\"min\": 2, \"max\": 3, \"count\": 1}], \"b b\": [{\"min\": 4, \"max\": 7, \"count\": 1}]}}}"), 0);
-    assert_string_equal(names(v), "a:2-3|b b:4-7");
+    assert_string_equal(set_names(v), "a:2-3|b b:4-7");
     assert_int_equal(value(v, "a:2-3").ull, 1);
     /* F4: spaces gone from keys, bounds and counts as digit strings */
     assert_int_equal(feed(t, "{\"type\": \"hist\", \"data\": {\"@hk\": {\"bb\": [{\"min\": 4, \"max\": 7, \"count\": 2}],\"a\": [{\"max\": -1, \"count\": 1},{\"min\": \"9007199254740992\", \"max\": \"18014398509481983\", \"count\": \"9007199254740993\"}]}}}"), 0);
-    assert_string_equal(names(v), "a:-inf--1|a:9007199254740992-18014398509481983|bb:4-7");
+    assert_string_equal(set_names(v), "a:-inf--1|a:9007199254740992-18014398509481983|bb:4-7");
     assert_true(value(v, "a:9007199254740992-18014398509481983").ull == 9007199254740993ULL);
     /* F4 empty map */
     assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@hk\": {}}}"), 0);
@@ -285,7 +272,7 @@ test_escapes_utf8(void **state)
     assert_string_equal(scalar(var(t, "@cafe")).cp, "caf\xc3\xa9");
     v = var(t, "@ck");
     assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@ck\": {\"caf\\uffffffc3\\uffffffa9\": 1, \"bad\\uffffffff\\uffffffc3,x\": 2}}}"), 0);
-    assert_string_equal(names(v), "bad??,x|caf\xc3\xa9");
+    assert_string_equal(set_names(v), "bad??,x|caf\xc3\xa9");
     assert_int_equal(value(v, "bad??,x").ull, 2);
     /* an escaped backslash followed by the text "uffffffc3" stays text */
     assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@str\": \"a\\\\uffffffc3\\uffffffe2\\uffffff82\\uffffffac\"}}"), 0);
@@ -327,7 +314,7 @@ test_invalid_json(void **state)
 	assert_true(feed(t, bad[i]) < 0);
     assert_int_equal(t->parse_errors, sizeof(bad) / sizeof(bad[0]));
     assert_int_equal(scalar(v).ll, 5);
-    assert_string_equal(names(var(t, "@h")), "8-15");
+    assert_string_equal(set_names(var(t, "@h")), "8-15");
     assert_int_equal(value(var(t, "@h"), "8-15").ull, 1);
 }
 
@@ -357,14 +344,14 @@ test_stats(void **state)
     variable_t		*v = var(t, "@st");
 
     assert_int_equal(feed(t, "{\"type\": \"stats\", \"data\": {\"@st\": {\"count\": 2, \"average\": -6, \"total\": -12}}}"), 0);
-    assert_string_equal(names(v), "average|count|total");
+    assert_string_equal(set_names(v), "average|count|total");
     assert_int_equal(value(v, "count").ll, 2);
     assert_int_equal(value(v, "average").ll, -6);
     assert_int_equal(value(v, "total").ll, -12);
 
     v = var(t, "@stk");
     assert_int_equal(feed(t, "{\"type\": \"stats\", \"data\": {\"@stk\": {\"curl\": {\"count\": 1, \"average\": 2, \"total\": 2}, \"zsh\": {\"count\": 1, \"average\": 10, \"total\": \"10\"}}}}"), 0);
-    assert_string_equal(names(v), "curl:average|curl:count|curl:total|zsh:average|zsh:count|zsh:total");
+    assert_string_equal(set_names(v), "curl:average|curl:count|curl:total|zsh:average|zsh:count|zsh:total");
     assert_int_equal(value(v, "zsh:total").ll, 10);
     /* F5 prints {} for an empty keyed stats map */
     assert_int_equal(feed(t, "{\"type\": \"stats\", \"data\": {\"@stk\": {}}}"), 0);
@@ -377,7 +364,7 @@ test_stats(void **state)
     assert_int_equal(scalar(var(t, "@a")).ll, 15);
     v = var(t, "@ak");
     assert_int_equal(feed(t, "{\"type\": \"stats\", \"data\": {\"@ak\": {\"k\": 4, \"j\": -1}}}"), 0);
-    assert_string_equal(names(v), "j|k");
+    assert_string_equal(set_names(v), "j|k");
     assert_int_equal(value(v, "j").ll, -1);
     assert_int_equal(t->parse_errors, 0);
 }
@@ -390,13 +377,13 @@ test_keyed_maps(void **state)
     int			id_a;
 
     assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@k\": {\"a\": 1, \"b\": 1}}}"), 0);
-    assert_string_equal(names(v), "a|b");
+    assert_string_equal(set_names(v), "a|b");
     id_a = v->set[0].i_inst;
     assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@k\": {\"c\": 1, \"b\": 2}}}"), 0);
-    assert_string_equal(names(v), "b|c");
+    assert_string_equal(set_names(v), "b|c");
     assert_int_equal(value(v, "b").ull, 2);
     assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@k\": {\"a\": 7}}}"), 0);
-    assert_string_equal(names(v), "a");
+    assert_string_equal(set_names(v), "a");
     assert_int_equal(v->set[0].i_inst, id_a);
     /* F4 {} empties, F1 has no line at all: values stay */
     assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@k\": {}}}"), 0);
@@ -405,14 +392,14 @@ test_keyed_maps(void **state)
     /* duplicated keys (F1/F2 commas): json-c keeps the last */
     v = var(t, "@k2");
     assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@k2\": {\"a,b,c\": 1, \"a,b,c\": 2}}}"), 0);
-    assert_string_equal(names(v), "a,b,c");
+    assert_string_equal(set_names(v), "a,b,c");
     assert_int_equal(value(v, "a,b,c").ll, 2);
 
     /* stack keys keep their newlines and indentation */
     v = var(t, "@stk2");
     assert_int_equal(v->metrictype, VAR_MT_STACKS);
     assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@stk2\": {\"\\n    perf_syscall_enter+397\\n    do_syscall_64+506\\n\": 4}}}"), 0);
-    assert_string_equal(names(v), "\n    perf_syscall_enter+397\n    do_syscall_64+506\n");
+    assert_string_equal(set_names(v), "\n    perf_syscall_enter+397\n    do_syscall_64+506\n");
 
     /* a scalar printed as a map (struct) is not a number */
     assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@scalar\": 8}}"), 0);
@@ -421,7 +408,7 @@ test_keyed_maps(void **state)
     /* a value that is not a number for a numeric map: key left out */
     v = var(t, "@m");
     assert_int_equal(feed(t, "{\"type\": \"map\", \"data\": {\"@m\": {\"a\": \"x\", \"b\": 3, \"c\": null}}}"), 0);
-    assert_string_equal(names(v), "b");
+    assert_string_equal(set_names(v), "b");
     assert_int_equal(t->parse_errors, 0);
 }
 
@@ -617,14 +604,14 @@ test_fixture_f1(void **state)
     assert_int_equal(t->runtime_errors, 1);
     assert_string_equal(t->last_runtime_error,
 	"helper map_update_elem failed: -7 (line 1 col 34)");
-    assert_string_equal(names(var(t, "@h")), "-inf--1|0-0|1-1|2-3");
-    assert_string_equal(names(var(t, "@hk")), "a:2-3|b b:4-7");
-    assert_string_equal(names(var(t, "@l")), "-inf--1|0-9|10-19|20-29|30-39|40-49|50-59|60-69|70-79|80-89|90-99|100-inf");
-    assert_string_equal(names(var(t, "@lat")), "64-127|128-255|256-511");
-    assert_string_equal(names(var(t, "@k")), "b|c");
-    assert_string_equal(names(var(t, "@st")), "average|count|total");
+    assert_string_equal(set_names(var(t, "@h")), "-inf--1|0-0|1-1|2-3");
+    assert_string_equal(set_names(var(t, "@hk")), "a:2-3|b b:4-7");
+    assert_string_equal(set_names(var(t, "@l")), "-inf--1|0-9|10-19|20-29|30-39|40-49|50-59|60-69|70-79|80-89|90-99|100-inf");
+    assert_string_equal(set_names(var(t, "@lat")), "64-127|128-255|256-511");
+    assert_string_equal(set_names(var(t, "@k")), "b|c");
+    assert_string_equal(set_names(var(t, "@st")), "average|count|total");
     assert_int_equal(value(var(t, "@st"), "total").ll, 12);
-    assert_string_equal(names(var(t, "@stk")), "x:average|x:count|x:total");
+    assert_string_equal(set_names(var(t, "@stk")), "x:average|x:count|x:total");
     assert_int_equal(scalar(var(t, "@a")).ll, 15);
     assert_int_equal(value(var(t, "@ak"), "k").ll, 4);
     assert_true(scalar(var(t, "@u")).ull == UINT64_MAX);
@@ -636,11 +623,11 @@ test_fixture_f1(void **state)
     assert_int_equal(value(var(t, "@sk"), "-1").ll, -3);
     assert_int_equal(value(var(t, "@negk"), "-1").ll, 3);
     assert_string_equal(scalar(var(t, "@cafe")).cp, "caf\xc3\xa9");
-    assert_string_equal(names(var(t, "@ck")), "caf\xc3\xa9");
+    assert_string_equal(set_names(var(t, "@ck")), "caf\xc3\xa9");
     assert_string_equal(scalar(var(t, "@str")).cp, "a\"b\\c\td");
     assert_string_equal(scalar(var(t, "@t")).cp, "[1,\"x\"]");
     assert_string_equal(scalar(var(t, "@buf")).cp, "ab\\x01");
-    assert_string_equal(names(var(t, "@us")), "\n    0x7f79d3eab4e7\n,sh");
+    assert_string_equal(set_names(var(t, "@us")), "\n    0x7f79d3eab4e7\n,sh");
     assert_int_equal(var(t, "@zh")->nset, 0);
     assert_int_equal(var(t, "@ts")->have_value, 0);	/* strftime: invalid */
     assert_string_equal(scalar(t->output).cp,
@@ -658,18 +645,18 @@ test_fixture_f2(void **state)
     assert_int_equal(t->probes, 3);
     assert_int_equal(t->lost_events, 3);
     assert_int_equal(t->runtime_errors, 2);
-    assert_string_equal(names(var(t, "@hf")), "14-14|15-15|16-17|18-19");
-    assert_string_equal(names(var(t, "@h10g")), "8589934592-17179869183");
-    assert_string_equal(names(var(t, "@hk")),
+    assert_string_equal(set_names(var(t, "@hf")), "14-14|15-15|16-17|18-19");
+    assert_string_equal(set_names(var(t, "@h10g")), "8589934592-17179869183");
+    assert_string_equal(set_names(var(t, "@hk")),
 	"bpftrace:2-3|curl:-inf--1|curl:0-0|curl:1-1|curl:2-3|curl:4-7|curl:8-15|"
 	"curl:16-31|curl:32-63|curl:64-127|curl:128-255|curl:256-511|"
 	"curl:512-1023|curl:1024-2047");
     assert_int_equal(value(var(t, "@hk"), "curl:1024-2047").ull, 2);
-    assert_string_equal(names(var(t, "@p")), "0xffff8880");
+    assert_string_equal(set_names(var(t, "@p")), "0xffff8880");
     assert_int_equal(var(t, "@pv")->have_value, 0);
     assert_int_equal(var(t, "@mac")->have_value, 0);
     assert_string_equal(scalar(var(t, "@rec")).cp, "[0,{\"m\":2,\"n\":3}]");
-    assert_string_equal(names(var(t, "@stk")),
+    assert_string_equal(set_names(var(t, "@stk")),
 	"curl:average|curl:count|curl:total|zsh:average|zsh:count|zsh:total");
     assert_string_equal(scalar(t->output).cp,
 	"test \r \n \t \\ \" bara b c\n/bin/echo,'A'1234.56 5678.90\n"
@@ -683,15 +670,15 @@ test_fixture_f3(void **state)
     unsigned		n;
 
     run_fixture(t, "bpftrace-F3.jsonl", 2, &n);
-    assert_string_equal(names(var(t, "@qk")), "a\\\"b,2|x\\\\y,3");
-    assert_string_equal(names(var(t, "@stk2")),
+    assert_string_equal(set_names(var(t, "@qk")), "a\\\"b,2|x\\\\y,3");
+    assert_string_equal(set_names(var(t, "@stk2")),
 	"\n        perf_syscall_enter+397\n        __x64_sys_getpid+5\n|"
 	"\n        perf_syscall_enter+397\n        syscall_trace_enter+384\n        do_syscall_64+506\n");
     assert_true(scalar(var(t, "@pv")).ll == (int64_t)18446612682085203968ULL);
-    assert_string_equal(names(var(t, "@hk")),
+    assert_string_equal(set_names(var(t, "@hk")),
 	"bpftrace,2:2-3|curl,3:256-511|curl,3:512-1023|curl,3:1024-2047");
-    assert_string_equal(names(var(t, "@ak")), "c|d");
-    assert_string_equal(names(var(t, "@ck")), "caf\xc3\xa9,?");
+    assert_string_equal(set_names(var(t, "@ak")), "c|d");
+    assert_string_equal(set_names(var(t, "@ck")), "caf\xc3\xa9,?");
     assert_string_equal(scalar(var(t, "@ts")).cp, "2026-11-22");
     assert_int_equal(t->lost_events, 12);
     assert_int_equal(t->runtime_errors, 2);
@@ -716,14 +703,14 @@ test_fixture_f4(void **state)
     assert_int_equal(var(t, "@m")->ninst, 2);
     assert_int_equal(var(t, "@hk")->nset, 0);
     assert_int_equal(var(t, "@ak")->nset, 0);
-    assert_string_equal(names(var(t, "@comm")), "WebContent|kworker/0:1");
-    assert_string_equal(names(var(t, "@stk2")),
+    assert_string_equal(set_names(var(t, "@comm")), "WebContent|kworker/0:1");
+    assert_string_equal(set_names(var(t, "@stk2")),
 	"\nperf_syscall_enter+397\nsyscall_trace_enter+384\ndo_syscall_64+506\n");
     assert_string_equal(scalar(var(t, "@buf")).cp, "[97,98,1]");
     assert_string_equal(scalar(var(t, "@rec")).cp,
 	"{\"a\":0,\"b\":1,\"c\":\"str\",\"d\":[5,6],\"e\":{\"x\":1,\"y\":2}}");
     assert_int_equal(scalar(var(t, "@flag")).ll, 1);
-    assert_string_equal(names(var(t, "@hbig")),
+    assert_string_equal(set_names(var(t, "@hbig")),
 	"9007199254740992-18014398509481983|18014398509481984-36028797018963967");
     assert_true(value(var(t, "@hbig"), "18014398509481984-36028797018963967").ull == 9007199254740993ULL);
     assert_int_equal(var(t, "@lat")->ninst, 0);		/* hex count: lost */
@@ -744,10 +731,10 @@ test_fixture_f5(void **state)
     assert_string_equal(t->last_runtime_error,
 	"helper map_delete_elem failed: -2: No such file or directory (line 7 col 11)");
     assert_true(scalar(var(t, "@u")).ull == UINT64_MAX);
-    assert_string_equal(names(var(t, "@hk")), "a:2-3");
+    assert_string_equal(set_names(var(t, "@hk")), "a:2-3");
     assert_int_equal(var(t, "@stk")->nset, 0);
     assert_int_equal(var(t, "@tsr")->have_value, 0);
-    assert_string_equal(names(var(t, "@ck")), "caf\xc3\xa9?");
+    assert_string_equal(set_names(var(t, "@ck")), "caf\xc3\xa9?");
     assert_string_equal(scalar(t->output).cp, "row 1\n");
 }
 

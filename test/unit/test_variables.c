@@ -14,20 +14,7 @@
 #include <time.h>
 #include "variables.h"
 
-/* the active set's names joined by '|' */
-static const char *
-set_names(const variable_t *v)
-{
-    static char	buf[4096];
-    size_t	o = 0;
-    int		i;
-
-    buf[0] = '\0';
-    for (i = 0; i < v->nset; i++)
-	o += snprintf(buf + o, sizeof(buf) - o, "%s%s", i ? "|" : "",
-		      v->set[i].i_name);
-    return buf;
-}
+#include "varset.h"
 
 static int
 inst_id(const variable_t *v, const char *name)
