@@ -86,17 +86,6 @@ script_find(const char *id_or_name)
     return NULL;
 }
 
-script_t *
-script_by_cluster(int cluster)
-{
-    script_t	*s;
-
-    for (s = script_list; s; s = s->next)
-	if (s->cluster == cluster)
-	    return s;
-    return NULL;
-}
-
 const char *
 script_status_name(script_status_t status)
 {

@@ -73,7 +73,6 @@ void script_registry_init(const config_t *cfg);
 script_t *script_first(void);
 int script_count(void);
 script_t *script_find(const char *id_or_name);
-script_t *script_by_cluster(int cluster);
 /* bumped whenever scripts or their variables come or go */
 unsigned script_generation(void);
 
