@@ -582,9 +582,16 @@ parse_tick(parse_target_t *t)
 
     for (i = 0; i < t->nvars; i++) {
 	v = &t->vars[i];
-	if (!v->single && v->gen == v->tickmark && v->nset > 0) {
-	    var_begin(v);
-	    var_end(v);
+	if (!v->single && v->gen == v->tickmark) {
+	    /* a print deferred before the last tick is out of date too */
+	    if (t->pending && t->pending[i].have) {
+		t->pending[i].have = 0;
+		t->npending--;
+	    }
+	    if (v->nset > 0) {
+		var_begin(v);
+		var_end(v);
+	    }
 	}
 	v->tickmark = v->gen;
     }
@@ -1737,4 +1744,133 @@ parse_line(parse_target_t *t, char *line, size_t len)
     parse_buf_free(&ctx.text);
     json_object_put(root);
     return sts;
+}
+
+/* ---- lazy parsing: see parse_offer() in parser.h ---- */
+
+int	parse_lazy = 1;
+
+/*
+ * The variable whose print this line is, when it may wait: a "map" or
+ * "hist" record whose first member is an exported keyed variable.  Reads
+ * the head of the line only; -1 for everything else.  bpftrace prints one
+ * variable per record; a record with more is parsed whole when flushed.
+ */
+static int
+parse_deferrable(parse_target_t *t, char *line, size_t len)
+{
+    scan_t	sc;
+    uint32_t	off, n;
+    uint8_t	flags;
+    int		index;
+    variable_t	*v;
+
+    if (len >= UINT32_MAX)
+	return -1;
+    sc.s = line;
+    sc.len = len;
+    sc.pos = 0;
+    if (scan_expect(&sc, '{') < 0 || scan_peek(&sc) != '"' ||
+	scan_string(&sc, &off, &n, &flags) < 0 ||
+	n != 4 || memcmp(sc.s + off, "type", 4) != 0 ||
+	scan_expect(&sc, ':') < 0 || scan_peek(&sc) != '"' ||
+	scan_string(&sc, &off, &n, &flags) < 0 || flags != 0 ||
+	!((n == 3 && memcmp(sc.s + off, "map", 3) == 0) ||
+	  (n == 4 && memcmp(sc.s + off, "hist", 4) == 0)) ||
+	scan_expect(&sc, ',') < 0 || scan_peek(&sc) != '"' ||
+	scan_string(&sc, &off, &n, &flags) < 0 ||
+	n != 4 || memcmp(sc.s + off, "data", 4) != 0 ||
+	scan_expect(&sc, ':') < 0 || scan_expect(&sc, '{') < 0 ||
+	scan_peek(&sc) != '"' ||
+	scan_string(&sc, &off, &n, &flags) < 0 || flags != 0)
+	return -1;
+    if (n == sizeof(PARSE_TICK_VAR) - 1 &&
+	memcmp(sc.s + off, PARSE_TICK_VAR, n) == 0)
+	return -1;		/* the tick is never deferred */
+    if ((index = scan_find_var(t, sc.s + off, n)) < 0)
+	return -1;		/* not exported */
+    v = &t->vars[index];
+    if (v->single || v->func == VAR_FUNC_OUTPUT)
+	return -1;
+    return index;
+}
+
+int
+parse_offer(parse_target_t *t, char *line, size_t len)
+{
+    parse_pending_t	*pp;
+    int			index;
+
+    if (!parse_lazy || (index = parse_deferrable(t, line, len)) < 0)
+	return parse_line(t, line, len);
+    if (t->pending == NULL &&
+	(t->pending = calloc(t->nvars, sizeof(*t->pending))) == NULL)
+	return parse_line(t, line, len);
+    pp = &t->pending[index];
+    if (len + 1 > pp->size) {
+	char	*p;
+
+	/* room for the copy, or parse now: nothing is lost either way */
+	if ((p = malloc(len + 1)) == NULL)
+	    return parse_line(t, line, len);
+	free(pp->line);
+	pp->line = p;
+	pp->size = len + 1;
+    }
+    memcpy(pp->line, line, len);
+    pp->line[len] = '\0';
+    pp->len = len;
+    if (!pp->have) {
+	pp->have = 1;
+	t->npending++;
+    }
+    /* printed since the last tick, as if parsed (var_begin does the same) */
+    t->vars[index].gen++;
+    return 0;
+}
+
+void
+parse_flush(parse_target_t *t)
+{
+    int		i;
+
+    if (t->npending == 0 || t->pending == NULL)
+	return;
+    for (i = 0; i < t->nvars; i++) {
+	variable_t	*v = &t->vars[i];
+	int		printed = v->gen != v->tickmark;
+
+	if (!t->pending[i].have)
+	    continue;
+	t->pending[i].have = 0;
+	parse_line(t, t->pending[i].line, t->pending[i].len);
+	/* parsing now is not printing now: the tick's view stays */
+	if (!printed)
+	    v->tickmark = v->gen;
+    }
+    t->npending = 0;
+}
+
+void
+parse_drop(parse_target_t *t)
+{
+    int		i;
+
+    if (t->pending != NULL)
+	for (i = 0; i < t->nvars; i++)
+	    t->pending[i].have = 0;
+    t->npending = 0;
+}
+
+void
+parse_pending_free(parse_target_t *t)
+{
+    int		i;
+
+    if (t->pending != NULL)
+	for (i = 0; i < t->nvars; i++)
+	    free(t->pending[i].line);
+    free(t->pending);
+    t->pending = NULL;
+    t->npending = 0;
 }

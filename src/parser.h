@@ -20,6 +20,14 @@
  */
 #define PARSE_TICK_VAR	"@__pmda_tick"
 
+/* the newest print of one variable, not parsed yet (see parse_offer) */
+typedef struct parse_pending {
+    char	*line;		/* NUL terminated copy, NULL when none */
+    size_t	len;
+    size_t	size;		/* allocated, kept for the next print */
+    int		have;		/* line holds a print not parsed yet */
+} parse_pending_t;
+
 /* what one script exposes to the parser */
 typedef struct parse_target {
     variable_t	*vars;		/* the exported variables */
@@ -30,6 +38,8 @@ typedef struct parse_target {
     uint64_t	parse_errors;	/* lines that failed to parse */
     uint64_t	runtime_errors;	/* helper_error, runtime_error, errorf */
     char	last_runtime_error[256];	/* text of the newest one */
+    parse_pending_t *pending;	/* per variable, NULL until the first deferral */
+    int		npending;	/* variables with a print waiting */
 } parse_target_t;
 
 /*
@@ -39,6 +49,26 @@ typedef struct parse_target {
  * a negative PM_ERR_* code when it was malformed (parse_errors counted).
  */
 int parse_line(parse_target_t *t, char *line, size_t len);
+
+/*
+ * Lazy parsing.  A map or histogram print is a complete snapshot: a newer
+ * print of the same variable replaces it whole.  So the print of a keyed
+ * variable need not be parsed when it arrives, only when somebody asks:
+ * parse_offer() keeps a copy of such a line (replacing the variable's
+ * previous unparsed print, which is then never parsed at all) and parses
+ * every other line at once; parse_flush() parses what is waiting, and must
+ * be called before the variables are read (fetch, instance requests).
+ * A bpftrace printing ten times a second to a client fetching once a
+ * second is parsed once a second.  Empty-map detection through the tick
+ * sees a deferred print as printed.  parse_lazy = 0 parses every line at
+ * once (tests, benchmarks).
+ */
+int parse_offer(parse_target_t *t, char *line, size_t len);
+void parse_flush(parse_target_t *t);
+/* forget the unparsed prints (a new run), or free their buffers too */
+void parse_drop(parse_target_t *t);
+void parse_pending_free(parse_target_t *t);
+extern int parse_lazy;
 
 /*
  * Map and histogram records are read by a strict scanner of their own

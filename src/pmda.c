@@ -142,6 +142,11 @@ bpftrace_fetch(int numpmid, pmID *pmidlist, pmdaResult **resp, pmdaExt *pmda)
     int		i;
 
     bpftrace_names_check(pmda);
+    /* prints wait unparsed until asked for (parse_offer), then the indoms */
+    for (i = 0; i < numpmid; i++)
+	if ((s = ns_script(pmID_cluster(pmidlist[i]))) != NULL)
+	    script_flush(s);
+    ns_refresh_indoms(pmda);
     if (bpftrace_names_changed) {
 	pmdaExtSetFlags(pmda, PMDA_EXT_NAMES_CHANGE);
 	bpftrace_names_changed = 0;
@@ -167,6 +172,8 @@ static int
 bpftrace_instance(pmInDom indom, int inst, char *name, pmInResult **result, pmdaExt *pmda)
 {
     bpftrace_names_check(pmda);
+    script_flush_all();
+    ns_refresh_indoms(pmda);
     return pmdaInstance(indom, inst, name, result, pmda);
 }
 
@@ -214,6 +221,10 @@ static int
 bpftrace_label(int ident, int type, pmLabelSet **lpp, pmdaExt *pmda)
 {
     bpftrace_names_check(pmda);
+    if (type & PM_LABEL_INSTANCES) {
+	script_flush_all();
+	ns_refresh_indoms(pmda);
+    }
     return ns_label(ident, type, lpp, pmda);
 }
 

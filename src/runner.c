@@ -17,7 +17,8 @@
 #include <pcp/pmapi.h>
 #include "runner.h"
 
-#define RUNNER_READ_CHUNK	65536
+#define RUNNER_READ_MIN		4096	/* smallest read into a line buffer */
+#define RUNNER_PIPE_SIZE	(1 << 20)	/* stdout pipe: a big map print in one write */
 #define RUNNER_NICE		5	/* bpftrace's niceness above the agent's */
 #define RUNNER_MAX_ERRLINE	4096
 
@@ -116,6 +117,14 @@ runner_start(runner_t *r, char *const argv[], const char *text, size_t len)
     r->err_fd = err[0];
     fcntl(r->in_fd, F_SETFL, O_NONBLOCK);
     fcntl(r->out_fd, F_SETFL, O_NONBLOCK);
+    /*
+     * bpftrace writes a map print as one write; with the default 64 KB
+     * pipe it blocks on every 64 KB and the agent wakes for each piece.
+     * Pages are only used while data waits, so a big pipe costs nothing
+     * idle.  Best effort: fs.pipe-max-size or the user's pipe quota may
+     * refuse it.
+     */
+    (void)fcntl(r->out_fd, F_SETPIPE_SZ, RUNNER_PIPE_SIZE);
     fcntl(r->err_fd, F_SETFL, O_NONBLOCK);
     r->exited = 0;
     r->wstatus = 0;
@@ -189,74 +198,91 @@ runner_write_input(runner_t *r)
 }
 
 /*
- * Append data to a line buffer, handing on each complete line.  A line
- * longer than limit is dropped as a whole (reported once) rather than
- * growing without bound.
+ * Make room to read at least RUNNER_READ_MIN more bytes (and the NUL a
+ * complete line gets) after b->len.  The buffer grows by doubling, so a
+ * script printing big maps ends up reading a whole print in one call;
+ * it stays below twice max_line, since a longer line is dropped.
+ */
+static int
+runner_room(runner_buf_t *b)
+{
+    size_t	size;
+    char	*p;
+
+    if (b->size >= b->len + RUNNER_READ_MIN + 1)
+	return 0;
+    for (size = b->size ? 2 * b->size : RUNNER_READ_MIN; size < b->len + RUNNER_READ_MIN + 1; )
+	size *= 2;
+    if ((p = realloc(b->data, size)) == NULL)
+	return -ENOMEM;
+    b->data = p;
+    b->size = size;
+    return 0;
+}
+
+/*
+ * n new bytes were read into b->data after b->len: hand on each complete
+ * line, in place (its newline becomes the NUL), and keep the partial last
+ * line at the front of the buffer.  A line longer than limit is dropped
+ * as a whole (reported once) rather than kept growing without bound.
  */
 static void
-runner_lines(runner_buf_t *b, const char *data, size_t len, size_t limit,
+runner_lines(runner_buf_t *b, size_t n, size_t limit,
 	void (*cb)(void *, char *, size_t), void (*toolong)(void *, size_t),
 	void *arg)
 {
-    const char	*nl;
-    size_t	take;
+    char	*line = b->data;
+    char	*p = b->data + b->len;
+    char	*end = p + n;
+    char	*nl;
+    size_t	rest;
 
-    while (len > 0) {
-	nl = memchr(data, '\n', len);
-	take = nl ? (size_t)(nl - data) : len;
-	if (b->skipped == 0 && b->len + take > limit) {
-	    /* start discarding this line (never 0: b->len + take > limit >= 0) */
-	    b->skipped = b->len + take;
-	    b->len = 0;
-	} else if (b->skipped) {
-	    b->skipped += take;
-	} else {
-	    if (b->len + take + 1 > b->size) {
-		size_t	size = b->size ? b->size : 4096;
-		char	*p;
-
-		while (size < b->len + take + 1)
-		    size *= 2;
-		if ((p = realloc(b->data, size)) == NULL) {
-		    b->skipped = b->len + take;	/* drop this line, keep going */
-		    b->len = 0;
-		    goto next;
-		}
-		b->data = p;
-		b->size = size;
-	    }
-	    memcpy(b->data + b->len, data, take);
-	    b->len += take;
-	}
-next:
-	if (!nl)
-	    return;
-	if (b->skipped) {
+    while ((nl = memchr(p, '\n', end - p)) != NULL) {
+	if (b->skipped || (size_t)(nl - line) > limit) {
 	    if (toolong)
-		toolong(arg, b->skipped);
+		toolong(arg, b->skipped + (nl - line));
 	    b->skipped = 0;
 	} else {
-	    b->data[b->len] = '\0';
-	    cb(arg, b->data, b->len);
+	    *nl = '\0';
+	    cb(arg, line, nl - line);
 	}
+	line = p = nl + 1;
+    }
+    rest = end - line;
+    if (b->skipped || rest > limit) {
+	b->skipped += rest;		/* never 0: rest > limit >= 0 */
 	b->len = 0;
-	data = nl + 1;
-	len -= take + 1;
+    } else {
+	if (line != b->data && rest > 0)
+	    memmove(b->data, line, rest);
+	b->len = rest;
     }
 }
 
-/* read what is there, up to budget bytes; returns 0 at EOF or error */
+/*
+ * Read what is there, up to budget bytes, straight into the line buffer
+ * (no copy through a bounce buffer); returns 0 at EOF or error.
+ */
 static int
 runner_read(runner_t *r, int *fd, runner_buf_t *b, size_t limit, size_t budget,
 	void (*cb)(void *, char *, size_t), void (*toolong)(void *, size_t),
 	void *arg, int is_out)
 {
-    char	buf[RUNNER_READ_CHUNK];
-    size_t	done = 0;
+    size_t	done = 0, room;
     ssize_t	n;
 
     while (*fd >= 0 && done < budget) {
-	n = read(*fd, buf, sizeof(buf));
+	if (runner_room(b) < 0) {
+	    /* no memory for the line: drop it, keep the pipe flowing */
+	    b->skipped += b->len;
+	    b->len = 0;
+	    if (b->size < RUNNER_READ_MIN + 1)
+		return 1;		/* not even a scratch buffer: try later */
+	}
+	room = b->size - b->len - 1;
+	if (room > budget - done)
+	    room = budget - done;
+	n = read(*fd, b->data + b->len, room);
 	if (n < 0) {
 	    if (errno == EINTR)
 		continue;
@@ -277,7 +303,7 @@ runner_read(runner_t *r, int *fd, runner_buf_t *b, size_t limit, size_t budget,
 	}
 	if (is_out)
 	    r->out_bytes += n;
-	runner_lines(b, buf, n, limit, cb, toolong, arg);
+	runner_lines(b, n, limit, cb, toolong, arg);
 	done += n;
     }
     return 1;

@@ -244,6 +244,7 @@ script_destroy(script_t *s)
     if (runner_active(&s->runner))
 	runner_kill(&s->runner);
     runner_free(&s->runner);
+    parse_pending_free(&s->pt);
     for (i = 0; i < s->pt.nvars; i++)
 	var_free(&s->pt.vars[i]);
     free(s->pt.vars);
@@ -348,6 +349,7 @@ script_start(script_t *s)
     if ((prog = script_program(s, &len)) == NULL)
 	return -ENOMEM;
     /* a new run: fresh state, instance ids kept */
+    parse_drop(&s->pt);
     for (i = 0; i < s->pt.nvars; i++)
 	var_reset(&s->pt.vars[i]);
     s->pt.probes = 0;
@@ -434,7 +436,7 @@ script_out_line(void *arg, char *line, size_t len)
 	return;
     if (pmDebugOptions.appl1)
 	pmNotifyErr(LOG_DEBUG, "%s: %.*s", s->name, (int)(len > 200 ? 200 : len), line);
-    parse_line(&s->pt, line, len);
+    parse_offer(&s->pt, line, len);
     if (s->status == SCRIPT_STARTING && (s->pt.probes > 0 || s->data_bytes > 0))
 	s->status = SCRIPT_STARTED;
     script_throughput(s, len + 1);
@@ -616,6 +618,21 @@ script_reaped(pid_t pid, int wstatus)
 	s->restarts++;
 	script_schedule_restart(s);
     }
+}
+
+void
+script_flush(script_t *s)
+{
+    parse_flush(&s->pt);
+}
+
+void
+script_flush_all(void)
+{
+    script_t	*s;
+
+    for (s = script_list; s; s = s->next)
+	parse_flush(&s->pt);
 }
 
 void

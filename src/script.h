@@ -104,6 +104,12 @@ void script_io(struct pollfd *pfd, int n, script_t **owner);
 void script_reaped(pid_t pid, int wstatus);
 /* expiry, restart backoff, stop timeouts; returns ms until the next deadline */
 int script_housekeeping(double now);
+/*
+ * Parse the prints still waiting (see parse_offer): before anything reads
+ * the script's variables, or any script's (instance and label requests).
+ */
+void script_flush(script_t *s);
+void script_flush_all(void);
 /* a fetch of the script's data metrics keeps it alive */
 void script_touch(script_t *s);
 /* kill every child, free everything (agent exit) */

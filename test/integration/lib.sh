@@ -85,6 +85,8 @@ drop() {
 # AGENT_PREFIX, words put before the agent's command in pmcd.conf, say
 # otherwise, e.g. "env -u VAR"); PMCD_ARGS, more pmcd options.  None may
 # hold a space inside a word.
+port_listening() { ss -ltn 2>/dev/null | grep -q ":$1 "; }
+
 start_pmcd() {
     local conf=${1:-$'[dynamic_scripts]\nenabled = true\nauth_enabled = false\n'} i
     printf '%s\n' "$conf" > "$T/bpftrace.conf"
@@ -107,7 +109,10 @@ start_pmcd() {
 	    "$PCP_BINADM_DIR/pmcd" -f -A -p "$PORT" -s "$SOCK" -c "$T/pmcd.conf" \
 	    -n "$T/root" -l "$T/pmcd.log" -U root -q 10 -t 10 ${PMCD_ARGS:-} >"$T/pmcd.out" 2>&1 &
 	PMCD_PID=$!
-	if wait_until 15 pminfo -h "$HOST" bpftrace.info.scripts_json; then
+	# up on its unix socket, and listening on the port (a port taken
+	# between the check above and pmcd's bind: try another one)
+	if wait_until 15 pminfo -h "$HOST" bpftrace.info.scripts_json &&
+	   wait_until 5 port_listening "$PORT"; then
 	    return 0
 	fi
 	kill "$PMCD_PID" 2>/dev/null; wait "$PMCD_PID" 2>/dev/null

@@ -73,8 +73,8 @@ static const struct {
 };
 #define NSPECS	((int)(sizeof(specs) / sizeof(specs[0])))
 
-static int
-setup(void **state)
+static parse_target_t *
+new_target(void)
 {
     parse_target_t	*t = calloc(1, sizeof(*t));
     int			i;
@@ -89,26 +89,39 @@ setup(void **state)
 	if (specs[i].func == VAR_FUNC_OUTPUT)
 	    t->output = &t->vars[i];
     }
-    *state = t;
+    return t;
+}
+
+static void
+free_target(parse_target_t *t)
+{
+    int		i;
+
+    parse_pending_free(t);
+    for (i = 0; i < t->nvars; i++)
+	var_free(&t->vars[i]);
+    free(t->vars);
+    free(t);
+}
+
+static int
+setup(void **state)
+{
+    *state = new_target();
     return 0;
 }
 
 static int
 teardown(void **state)
 {
-    parse_target_t	*t = *state;
-    int			i;
-
-    for (i = 0; i < t->nvars; i++)
-	var_free(&t->vars[i]);
-    free(t->vars);
-    free(t);
+    free_target(*state);
     return 0;
 }
 
 /* parse_line wants a writable buffer with a byte to spare */
 static int
-feed(parse_target_t *t, const char *line)
+feed_with(int (*parse)(parse_target_t *, char *, size_t), parse_target_t *t,
+		const char *line)
 {
     size_t	len = strlen(line);
     char	*buf = malloc(len + 1);
@@ -116,9 +129,23 @@ feed(parse_target_t *t, const char *line)
 
     assert_non_null(buf);
     memcpy(buf, line, len + 1);
-    sts = parse_line(t, buf, len);
+    sts = parse(t, buf, len);
+    memset(buf, 'X', len);	/* the agent reuses its line buffer */
     free(buf);
     return sts;
+}
+
+static int
+feed(parse_target_t *t, const char *line)
+{
+    return feed_with(parse_line, t, line);
+}
+
+/* as the agent does: a print may wait for parse_flush() */
+static int
+offer(parse_target_t *t, const char *line)
+{
+    return feed_with(parse_offer, t, line);
 }
 
 static variable_t *
@@ -760,6 +787,198 @@ test_tick_empties(void **state)
     assert_int_equal(t->parse_errors, 0);
 }
 
+/* ---- lazy parsing (parse_offer / parse_flush) ---- */
+
+#define TICK	"{\"type\": \"map\", \"data\": {\"" PARSE_TICK_VAR "\": 1}}"
+
+/* a keyed print waits, a newer one replaces it, scalars and text do not wait */
+static void
+test_lazy_defers(void **state)
+{
+    parse_target_t	*t = *state;
+    variable_t		*k = var(t, "@k");
+
+    assert_int_equal(offer(t, "{\"type\": \"map\", \"data\": {\"@k\": {\"a\": 1, \"b\": 2}}}"), 0);
+    assert_int_equal(t->npending, 1);
+    assert_int_equal(k->nset, 0);		/* not parsed yet */
+    assert_int_equal(offer(t, "{\"type\": \"map\", \"data\": {\"@k\": {\"c\": 3}}}"), 0);
+    assert_int_equal(t->npending, 1);		/* replaced, not added */
+    assert_int_equal(offer(t, "{\"type\": \"map\", \"data\": {\"@a\": 15}}"), 0);
+    assert_int_equal(scalar(var(t, "@a")).ll, 15);	/* a scalar at once */
+    assert_int_equal(offer(t, "{\"type\": \"printf\", \"data\": \"hi\\n\"}"), 0);
+    assert_string_equal(scalar(t->output).cp, "hi\n");
+    assert_int_equal(offer(t, "{\"type\": \"hist\", \"data\": {\"@h\": [{\"min\": 0, \"max\": 0, \"count\": 4}]}}"), 0);
+    assert_int_equal(t->npending, 2);		/* histograms wait too */
+    parse_flush(t);
+    assert_int_equal(t->npending, 0);
+    assert_string_equal(set_names(k), "c");	/* only the newest print */
+    assert_int_equal(value(k, "c").ull, 3);
+    assert_int_equal(k->ninst, 1);		/* the replaced one was never parsed */
+    assert_string_equal(set_names(var(t, "@h")), "0-0");
+    assert_int_equal(value(var(t, "@h"), "0-0").ull, 4);
+    parse_flush(t);				/* nothing waits: no change */
+    assert_int_equal(value(k, "c").ull, 3);
+    assert_int_equal(t->parse_errors, 0);
+}
+
+/* a malformed print is counted when it is parsed */
+static void
+test_lazy_errors(void **state)
+{
+    parse_target_t	*t = *state;
+
+    assert_int_equal(offer(t, "{\"type\": \"map\", \"data\": {\"@k\": {\"a\": 1,,}}}"), 0);
+    assert_int_equal(t->parse_errors, 0);
+    parse_flush(t);
+    assert_int_equal(t->parse_errors, 1);
+    assert_int_equal(var(t, "@k")->nset, 0);
+}
+
+/* the tick sees a waiting print as printed; one from before the last tick is stale */
+static void
+test_lazy_tick(void **state)
+{
+    parse_target_t	*t = *state;
+    variable_t		*k = var(t, "@k"), *m = var(t, "@m");
+
+    assert_int_equal(offer(t, TICK), 0);
+    assert_int_equal(offer(t, "{\"type\": \"map\", \"data\": {\"@k\": {\"a\": 1}}}"), 0);
+    assert_int_equal(offer(t, "{\"type\": \"map\", \"data\": {\"@m\": {\"b\": 2}}}"), 0);
+    assert_int_equal(offer(t, TICK), 0);
+    parse_flush(t);
+    assert_int_equal(k->nset, 1);		/* both printed in the last tick */
+    assert_int_equal(m->nset, 1);
+    assert_int_equal(offer(t, "{\"type\": \"map\", \"data\": {\"@m\": {\"b\": 3}}}"), 0);
+    assert_int_equal(offer(t, TICK), 0);	/* @k had no line: empty */
+    parse_flush(t);
+    assert_int_equal(k->nset, 0);
+    assert_int_equal(value(m, "b").ull, 3);
+
+    /* printed, never fetched, then a tick without it: empty, not stale */
+    assert_int_equal(offer(t, "{\"type\": \"map\", \"data\": {\"@k\": {\"a\": 5}}}"), 0);
+    assert_int_equal(offer(t, "{\"type\": \"map\", \"data\": {\"@m\": {\"b\": 4}}}"), 0);
+    assert_int_equal(offer(t, TICK), 0);
+    assert_int_equal(offer(t, "{\"type\": \"map\", \"data\": {\"@m\": {\"b\": 5}}}"), 0);
+    assert_int_equal(offer(t, TICK), 0);
+    assert_int_equal(t->npending, 1);		/* @k's print was dropped */
+    parse_flush(t);
+    assert_int_equal(k->nset, 0);
+    assert_int_equal(value(m, "b").ull, 5);
+    assert_int_equal(t->parse_errors, 0);
+}
+
+/* a new run forgets what its predecessor printed; parse_lazy = 0 parses at once */
+static void
+test_lazy_drop_and_off(void **state)
+{
+    parse_target_t	*t = *state;
+    variable_t		*k = var(t, "@k");
+
+    assert_int_equal(offer(t, "{\"type\": \"map\", \"data\": {\"@k\": {\"a\": 1}}}"), 0);
+    parse_drop(t);
+    parse_flush(t);
+    assert_int_equal(k->nset, 0);
+    parse_lazy = 0;
+    assert_int_equal(offer(t, "{\"type\": \"map\", \"data\": {\"@k\": {\"a\": 2}}}"), 0);
+    parse_lazy = 1;
+    assert_int_equal(t->npending, 0);
+    assert_int_equal(value(k, "a").ull, 2);
+}
+
+/* the same value through both targets' variables, as fetch gives it */
+static void
+same_values(const variable_t *x, const variable_t *y, const char *what)
+{
+    pmAtomValue	a, b;
+    int		i, sa, sb;
+
+    if (strcmp(set_names(x), set_names(y)) != 0) {
+	char	names[8192];
+
+	snprintf(names, sizeof(names), "%s", set_names(x));
+	fail_msg("%s %s: instances \"%s\" eager, \"%s\" lazy", what, x->name, names, set_names(y));
+    }
+    if (x->single) {
+	sa = var_fetch(x, PM_IN_NULL, &a);
+	sb = var_fetch(y, PM_IN_NULL, &b);
+	assert_int_equal(sa, sb);
+	if (sa == PMDA_FETCH_STATIC) {
+	    if (x->type == PM_TYPE_STRING)
+		assert_string_equal(a.cp, b.cp);
+	    else
+		assert_true(a.ull == b.ull);
+	}
+	return;
+    }
+    for (i = 0; i < x->nset; i++) {
+	assert_int_equal(var_fetch(x, x->set[i].i_inst, &a), PMDA_FETCH_STATIC);
+	assert_int_equal(var_fetch(y, y->set[i].i_inst, &b), PMDA_FETCH_STATIC);
+	if (x->type == PM_TYPE_STRING)
+	    assert_string_equal(a.cp, b.cp);
+	else if (a.ull != b.ull)
+	    fail_msg("%s %s[%s]: %llu eager, %llu lazy", what, x->name,
+		     x->set[i].i_name, (unsigned long long)a.ull,
+		     (unsigned long long)b.ull);
+    }
+}
+
+/*
+ * Every fixture, every version family: parsing each line at once and
+ * offering each line (flushed every few lines, as fetches come) end with
+ * the same instances and values.  Lazy parsing skips prints that a newer
+ * one replaced, so it may count fewer parse errors, never more.
+ */
+static void
+test_lazy_fixtures(void **state)
+{
+    static const char	*files[] = { "bpftrace-0.17.jsonl", "bpftrace-F2.jsonl",
+	"bpftrace-F3.jsonl", "bpftrace-F4.jsonl", "bpftrace-F5.jsonl" };
+    static const int	every[] = { 1, 3, 7, 1000000 };
+    const char		*dir = getenv("FIXTURE_DIR");
+    char		path[1024], *line = NULL;
+    size_t		size = 0;
+    ssize_t		n;
+    unsigned		f, e, i, nlines, deferred;
+    FILE		*fp;
+
+    (void)state;
+    for (f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+	for (e = 0; e < sizeof(every) / sizeof(every[0]); e++) {
+	    parse_target_t	*eager = new_target(), *lazy = new_target();
+	    char		what[128];
+
+	    snprintf(what, sizeof(what), "%s (flushed every %d lines):", files[f], every[e]);
+	    snprintf(path, sizeof(path), "%s/%s", dir ? dir : "test/fixtures", files[f]);
+	    if ((fp = fopen(path, "r")) == NULL)
+		fail_msg("cannot open %s", path);
+	    nlines = deferred = 0;
+	    while ((n = getline(&line, &size, fp)) >= 0) {
+		if (n > 0 && line[n - 1] == '\n')
+		    line[--n] = '\0';
+		if (line[0] == '#')
+		    continue;
+		feed(eager, line);
+		offer(lazy, line);
+		if (lazy->npending > 0)
+		    deferred++;
+		if (++nlines % every[e] == 0)
+		    parse_flush(lazy);
+	    }
+	    fclose(fp);
+	    parse_flush(lazy);
+	    assert_true(deferred > 0);	/* the fixture has prints that wait */
+	    for (i = 0; i < (unsigned)eager->nvars; i++)
+		same_values(&eager->vars[i], &lazy->vars[i], what);
+	    assert_true(lazy->parse_errors <= eager->parse_errors);
+	    assert_int_equal(lazy->probes, eager->probes);
+	    assert_int_equal(lazy->runtime_errors, eager->runtime_errors);
+	    free_target(eager);
+	    free_target(lazy);
+	}
+    }
+    free(line);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -786,6 +1005,11 @@ main(void)
 	T(test_fixture_f3),
 	T(test_fixture_f4),
 	T(test_fixture_f5),
+	T(test_lazy_defers),
+	T(test_lazy_errors),
+	T(test_lazy_tick),
+	T(test_lazy_drop_and_off),
+	cmocka_unit_test(test_lazy_fixtures),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
