@@ -1,5 +1,5 @@
 #!/bin/bash
-# printf output, annotations (include, table-retain-lines, custom-output-block),
+# printf output, lazily parsed map prints, annotations (include, table-retain-lines, custom-output-block),
 # profile stacks, and instance ids of keys that vanish and come back.
 . "$(dirname "$0")/lib.sh"
 
@@ -31,6 +31,10 @@ BT
 drop cleared <<'BT'
 BEGIN { @gone["x"] = 1; @gone["y"] = 2; @t = 0; }
 interval:ms:1000 { @t = @t + 1; if (@t == 22) { clear(@gone); } }
+BT
+drop lazy <<'BT'
+// custom-output-block
+interval:ms:50 { @n = count(); @m["x"] = count(); print(@n); print(@m); }
 BT
 start_pmcd || exit 1
 
@@ -73,3 +77,25 @@ fi
 check "cleared map shows its keys first" wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.cleared.data.gone | grep -q '\"y\"'"
 check "keys of a cleared map leave the instance domain" \
     wait_until 30 bash -c "pminfo -h $HOST -f bpftrace.scripts.cleared.data.gone | grep -q 'No value'"
+
+# A map print waits unparsed until a fetch asks for it (parse_offer), and a
+# newer print replaces it: a fetch must still see the newest print.  @n (a
+# scalar, parsed at once) and @m["x"] count together, printed 20 times a
+# second; one fetch of both may fall between the two prints, no more.
+check "lazy: the map has values" wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.lazy.data.m | grep -q '\"x\"\] value [1-9]'"
+lag_ok=1 prev=0 grew=0
+for i in 1 2 3 4 5 6; do
+    out=$(pminfo -h "$HOST" -f bpftrace.scripts.lazy.data.n bpftrace.scripts.lazy.data.m)
+    n=$(printf '%s\n' "$out" | sed -n 's/^    value \([0-9]*\)$/\1/p' | head -1)
+    m=$(printf '%s\n' "$out" | sed -n 's/^    inst \[[0-9]* or "x"\] value \([0-9]*\)$/\1/p')
+    if [ -z "$n" ] || [ -z "$m" ] || [ $((n - m)) -lt 0 ] || [ $((n - m)) -gt 1 ]; then
+	lag_ok=0
+	note "fetch $i: @n=$n @m[x]=$m"
+    fi
+    [ -n "$m" ] && [ "$m" -gt "$prev" ] && grew=$((grew + 1))
+    prev=${m:-0}
+    sleep 0.3
+done
+check_eq "lazy: a fetch sees the newest map print (@m[x] within one print of @n)" 1 "$lag_ok"
+check_eq "lazy: the map's value moves on between fetches" 6 "$grew"
+check_eq "lazy: no parse errors" 0 "$(value bpftrace.scripts.lazy.parse_errors)"
