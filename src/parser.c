@@ -1808,12 +1808,25 @@ parse_offer(parse_target_t *t, char *line, size_t len)
 	return parse_line(t, line, len);
     pp = &t->pending[index];
     if (len + 1 > pp->size) {
-	char	*p;
+	char	*p = NULL;
 
-	/* room for the copy, or parse now: nothing is lost either way */
-	if ((p = malloc(len + 1)) == NULL)
+	/*
+	 * Room for the copy within the script's limit, or parse now:
+	 * nothing is lost either way, but the older print waiting must
+	 * not be parsed after this newer one.
+	 */
+	if (t->max_pending == 0 ||
+	    t->pending_bytes - pp->size + len + 1 <= t->max_pending)
+	    p = malloc(len + 1);
+	if (p == NULL) {
+	    if (pp->have) {
+		pp->have = 0;
+		t->npending--;
+	    }
 	    return parse_line(t, line, len);
+	}
 	free(pp->line);
+	t->pending_bytes += len + 1 - pp->size;
 	pp->line = p;
 	pp->size = len + 1;
     }
@@ -1873,4 +1886,5 @@ parse_pending_free(parse_target_t *t)
     free(t->pending);
     t->pending = NULL;
     t->npending = 0;
+    t->pending_bytes = 0;
 }

@@ -40,6 +40,8 @@ typedef struct parse_target {
     char	last_runtime_error[256];	/* text of the newest one */
     parse_pending_t *pending;	/* per variable, NULL until the first deferral */
     int		npending;	/* variables with a print waiting */
+    size_t	pending_bytes;	/* allocated for them all */
+    size_t	max_pending;	/* beyond this, prints are parsed at once; 0 no limit */
 } parse_target_t;
 
 /*
@@ -60,8 +62,9 @@ int parse_line(parse_target_t *t, char *line, size_t len);
  * be called before the variables are read (fetch, instance requests).
  * A bpftrace printing ten times a second to a client fetching once a
  * second is parsed once a second.  Empty-map detection through the tick
- * sees a deferred print as printed.  parse_lazy = 0 parses every line at
- * once (tests, benchmarks).
+ * sees a deferred print as printed.  The copies of one script stay within
+ * t->max_pending bytes; a print that does not fit is parsed at once.
+ * parse_lazy = 0 parses every line at once (tests, benchmarks).
  */
 int parse_offer(parse_target_t *t, char *line, size_t len);
 void parse_flush(parse_target_t *t);

@@ -191,6 +191,8 @@ script_create(const char *code, size_t len, const char *name,
     s->created_at = s->last_accessed_at = script_wallclock();
     s->last_access = script_now();
     runner_init(&s->runner, script_cfg->max_line);
+    /* unparsed prints waiting for a fetch: at most one longest line's worth */
+    s->pt.max_pending = script_cfg->max_line;
     s->meta.table_retain_lines = -1;
     if ((s->code = malloc(len + 1)) == NULL)
 	goto oom;

@@ -885,6 +885,33 @@ test_lazy_drop_and_off(void **state)
     assert_int_equal(value(k, "a").ull, 2);
 }
 
+/* copies stay within max_pending; a print that does not fit is parsed at once, in order */
+static void
+test_lazy_limit(void **state)
+{
+    parse_target_t	*t = *state;
+    variable_t		*k = var(t, "@k"), *m = var(t, "@m");
+    const char		*k1 = "{\"type\": \"map\", \"data\": {\"@k\": {\"a\": 1}}}";
+    const char		*k2 = "{\"type\": \"map\", \"data\": {\"@k\": {\"a\": 2, \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\": 3}}}";
+    const char		*m1 = "{\"type\": \"map\", \"data\": {\"@m\": {\"c\": 4}}}";
+
+    t->max_pending = 100;
+    assert_int_equal(offer(t, k1), 0);
+    assert_int_equal(t->npending, 1);
+    assert_true(t->pending_bytes <= 100);
+    assert_int_equal(offer(t, m1), 0);		/* 2 x 45 bytes fit */
+    assert_int_equal(t->npending, 2);
+    assert_int_equal(offer(t, k2), 0);		/* does not fit: parsed now */
+    assert_int_equal(t->npending, 1);		/* and k1 is not parsed after it */
+    assert_true(t->pending_bytes <= 100);
+    assert_int_equal(value(k, "a").ull, 2);
+    parse_flush(t);
+    assert_int_equal(value(k, "a").ull, 2);
+    assert_int_equal(value(m, "c").ull, 4);
+    assert_int_equal(k->nset, 2);
+    assert_int_equal(t->parse_errors, 0);
+}
+
 /* the same value through both targets' variables, as fetch gives it */
 static void
 same_values(const variable_t *x, const variable_t *y, const char *what)
@@ -1009,6 +1036,7 @@ main(void)
 	T(test_lazy_errors),
 	T(test_lazy_tick),
 	T(test_lazy_drop_and_off),
+	T(test_lazy_limit),
 	cmocka_unit_test(test_lazy_fixtures),
     };
 
