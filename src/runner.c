@@ -17,7 +17,8 @@
 #include <pcp/pmapi.h>
 #include "runner.h"
 
-#define RUNNER_READ_MIN		4096	/* smallest read into a line buffer */
+#define RUNNER_BUF_MIN		4096	/* a line buffer's first size */
+#define RUNNER_READ_MIN		(RUNNER_BUF_MIN - 1)	/* smallest read: and a NUL */
 #define RUNNER_PIPE_SIZE	(1 << 20)	/* stdout pipe: a big map print in one write */
 #define RUNNER_NICE		5	/* bpftrace's niceness above the agent's */
 #define RUNNER_MAX_ERRLINE	4096
@@ -211,7 +212,8 @@ runner_room(runner_buf_t *b)
 
     if (b->size >= b->len + RUNNER_READ_MIN + 1)
 	return 0;
-    for (size = b->size ? 2 * b->size : RUNNER_READ_MIN; size < b->len + RUNNER_READ_MIN + 1; )
+    size = b->size ? 2 * b->size : RUNNER_BUF_MIN;
+    while (size < b->len + RUNNER_READ_MIN + 1)
 	size *= 2;
     if ((p = realloc(b->data, size)) == NULL)
 	return -ENOMEM;

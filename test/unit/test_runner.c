@@ -1,0 +1,231 @@
+/*
+ * Unit tests for src/runner.c: a real child (/bin/sh) writing to real
+ * pipes, read through the runner's poll-driven interface as the agent's
+ * main loop does.  Checks what reaches the line callbacks: lines split
+ * across writes and reads, a line far longer than one read, an over-long
+ * line dropped and reported once, the last line without a newline, a tiny
+ * read budget, stderr, and the script text arriving on stdin.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include "runner.h"
+
+#define MAX_LINES	16
+
+/* what the callbacks saw */
+typedef struct seen {
+    char	*out[MAX_LINES];
+    size_t	outlen[MAX_LINES];
+    int		nout;
+    char	*err[MAX_LINES];
+    int		nerr;
+    size_t	toolong[MAX_LINES];
+    int		ntoolong;
+} seen_t;
+
+static void
+on_out(void *arg, char *line, size_t len)
+{
+    seen_t	*s = arg;
+
+    assert_true(s->nout < MAX_LINES);
+    assert_int_equal(strlen(line), len);	/* NUL terminated, no NUL inside */
+    s->out[s->nout] = strndup(line, len);
+    s->outlen[s->nout++] = len;
+}
+
+static void
+on_err(void *arg, char *line, size_t len)
+{
+    seen_t	*s = arg;
+
+    assert_true(s->nerr < MAX_LINES);
+    s->err[s->nerr++] = strndup(line, len);
+}
+
+static void
+on_toolong(void *arg, size_t len)
+{
+    seen_t	*s = arg;
+
+    assert_true(s->ntoolong < MAX_LINES);
+    s->toolong[s->ntoolong++] = len;
+}
+
+static const runner_ops_t ops = { on_out, on_err, on_toolong };
+
+static void
+seen_free(seen_t *s)
+{
+    int		i;
+
+    for (i = 0; i < s->nout; i++)
+	free(s->out[i]);
+    for (i = 0; i < s->nerr; i++)
+	free(s->err[i]);
+}
+
+/* run sh -c CMD with STDIN_TEXT, as the agent's loop would, until it is reaped */
+static int
+run(const char *cmd, const char *stdin_text, size_t max_line, size_t budget,
+	seen_t *s)
+{
+    char	*argv[] = { "sh", "-c", (char *)cmd, NULL };
+    runner_t	r;
+    struct pollfd pfd[RUNNER_MAX_POLLFDS];
+    int		n, status, i;
+    pid_t	pid;
+
+    memset(s, 0, sizeof(*s));
+    runner_init(&r, max_line);
+    assert_int_equal(runner_start(&r, argv, stdin_text, strlen(stdin_text)), 0);
+    for (i = 0; i < 2000; i++) {
+	n = runner_pollfds(&r, pfd);
+	if (n == 0)
+	    usleep(10000);		/* pipes closed: only the exit is left */
+	else if (poll(pfd, n, 10) > 0)
+	    runner_io(&r, pfd, n, budget, &ops, s);
+	pid = waitpid(r.pid, &status, WNOHANG);
+	if (pid == r.pid) {
+	    runner_exited(&r, status, &ops, s);
+	    runner_free(&r);
+	    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	}
+    }
+    runner_kill(&r);
+    waitpid(r.pid, &status, 0);
+    runner_free(&r);
+    fail_msg("%s: did not end in 20 s", cmd);
+    return -1;
+}
+
+/* lines arrive in pieces, the last one has no newline */
+static void
+test_split_lines(void **state)
+{
+    seen_t	s;
+
+    (void)state;
+    assert_int_equal(run("printf 'a\\nb'; sleep 0.1; printf 'b\\n\\nc'; sleep 0.1; printf 'cc'",
+			 "", 1 << 20, (size_t)-1, &s), 0);
+    assert_int_equal(s.nout, 4);
+    assert_string_equal(s.out[0], "a");
+    assert_string_equal(s.out[1], "bb");
+    assert_string_equal(s.out[2], "");
+    assert_string_equal(s.out[3], "ccc");
+    assert_int_equal(s.ntoolong, 0);
+    seen_free(&s);
+}
+
+/* a 300,000-byte line (a big map print) comes whole, in one callback */
+static void
+test_big_line(void **state)
+{
+    seen_t	s;
+    size_t	i;
+
+    (void)state;
+    assert_int_equal(run("head -c 300000 /dev/zero | tr '\\0' x; echo; echo after",
+			 "", 1 << 20, (size_t)-1, &s), 0);
+    assert_int_equal(s.nout, 2);
+    assert_int_equal(s.outlen[0], 300000);
+    for (i = 0; i < 300000; i++)
+	if (s.out[0][i] != 'x')
+	    fail_msg("byte %zu is %#x", i, s.out[0][i]);
+    assert_string_equal(s.out[1], "after");
+    seen_free(&s);
+}
+
+/* a line over max_line is dropped whole and reported once; the next ones come */
+static void
+test_too_long(void **state)
+{
+    seen_t	s;
+
+    (void)state;
+    assert_int_equal(run("echo before; head -c 50000 /dev/zero | tr '\\0' y; echo; echo after; "
+			 "head -c 2000 /dev/zero | tr '\\0' z",
+			 "", 1000, (size_t)-1, &s), 0);
+    assert_int_equal(s.nout, 2);
+    assert_string_equal(s.out[0], "before");
+    assert_string_equal(s.out[1], "after");
+    assert_int_equal(s.ntoolong, 2);
+    assert_int_equal(s.toolong[0], 50000);
+    assert_int_equal(s.toolong[1], 2000);	/* the last one, without newline */
+    seen_free(&s);
+}
+
+/* exactly max_line is kept, one byte more is not */
+static void
+test_limit_edge(void **state)
+{
+    seen_t	s;
+
+    (void)state;
+    assert_int_equal(run("head -c 1000 /dev/zero | tr '\\0' a; echo; "
+			 "head -c 1001 /dev/zero | tr '\\0' b; echo; echo end",
+			 "", 1000, (size_t)-1, &s), 0);
+    assert_int_equal(s.nout, 2);
+    assert_int_equal(s.outlen[0], 1000);
+    assert_string_equal(s.out[1], "end");
+    assert_int_equal(s.ntoolong, 1);
+    assert_int_equal(s.toolong[0], 1001);
+    seen_free(&s);
+}
+
+/* a read budget of 7 bytes per round changes nothing but the number of rounds */
+static void
+test_small_budget(void **state)
+{
+    seen_t	s;
+
+    (void)state;
+    assert_int_equal(run("echo one; echo two three; head -c 10000 /dev/zero | tr '\\0' q; echo",
+			 "", 1 << 20, 7, &s), 0);
+    assert_int_equal(s.nout, 3);
+    assert_string_equal(s.out[0], "one");
+    assert_string_equal(s.out[1], "two three");
+    assert_int_equal(s.outlen[2], 10000);
+    seen_free(&s);
+}
+
+/* the text goes to stdin; stderr lines go to their own callback; the exit code */
+static void
+test_stdin_stderr(void **state)
+{
+    seen_t	s;
+
+    (void)state;
+    assert_int_equal(run("read -r l; echo \"got $l\"; echo oops >&2; exit 3",
+			 "hello script\n", 1 << 20, (size_t)-1, &s), 3);
+    assert_int_equal(s.nout, 1);
+    assert_string_equal(s.out[0], "got hello script");
+    assert_int_equal(s.nerr, 1);
+    assert_string_equal(s.err[0], "oops");
+    seen_free(&s);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_split_lines),
+	cmocka_unit_test(test_big_line),
+	cmocka_unit_test(test_too_long),
+	cmocka_unit_test(test_limit_edge),
+	cmocka_unit_test(test_small_budget),
+	cmocka_unit_test(test_stdin_stderr),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
