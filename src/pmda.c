@@ -142,7 +142,11 @@ bpftrace_fetch(int numpmid, pmID *pmidlist, pmdaResult **resp, pmdaExt *pmda)
     int		i;
 
     bpftrace_names_check(pmda);
-    /* prints wait unparsed until asked for (parse_offer), then the indoms */
+    /*
+     * Map prints wait unparsed until a fetch asks for them (parse_offer):
+     * parse those of the scripts fetched, then hand pmdaFetch the
+     * instance domains that parsing may have changed.
+     */
     for (i = 0; i < numpmid; i++)
 	if ((s = ns_script(pmID_cluster(pmidlist[i]))) != NULL)
 	    script_flush(s);
