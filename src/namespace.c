@@ -453,7 +453,20 @@ ns_build(pmdaExt *pmda)
 
     pmda->e_indoms = indoms;
     pmda->e_nindoms = ki;
-    pmdaRehash(pmda, table, k);
+    /*
+     * Not pmdaRehash(): in libpcp 6.0.x its hash never forgets how many
+     * nodes it held (__pmHashClear leaves the count), so every rebuild
+     * grows the bucket array by about 2 bytes per metric, without bound
+     * as scripts come and go (fixed upstream after 6.0.3, commit
+     * 737a18aca2).  libpcp_pmda looks PMIDs up by a linear scan instead;
+     * data fetches of keyed variables do not look at this table at all
+     * (fetch.c), and a scan of a thousand metrics takes about a
+     * microsecond.
+     */
+    pmda->e_metrics = table;
+    pmda->e_nmetrics = k;
+    pmda->e_direct = 0;
+    pmda->e_flags &= ~PMDA_EXT_FLAG_HASHED;
 
     if (ns_tree)
 	pmdaTreeRelease(ns_tree);
