@@ -142,26 +142,26 @@ bpftrace_fetch(int numpmid, pmID *pmidlist, pmdaResult **resp, pmdaExt *pmda)
     int		i;
 
     bpftrace_names_check(pmda);
-    /*
-     * Map prints wait unparsed until a fetch asks for them (parse_offer):
-     * parse those of the scripts fetched, then hand pmdaFetch the
-     * instance domains that parsing may have changed.
-     */
-    for (i = 0; i < numpmid; i++)
-	if ((s = ns_script(pmID_cluster(pmidlist[i]))) != NULL)
-	    script_flush(s);
-    ns_refresh_indoms(pmda);
     if (bpftrace_names_changed) {
 	pmdaExtSetFlags(pmda, PMDA_EXT_NAMES_CHANGE);
 	bpftrace_names_changed = 0;
     }
-    /* a fetch of a script's data keeps it from expiring */
+    /*
+     * Map prints wait unparsed until a fetch asks for them (parse_offer):
+     * parse those of the scripts fetched, then hand pmdaFetch the
+     * instance domains that parsing may have changed.  A fetch of a
+     * script's data also keeps it from expiring.
+     */
     for (i = 0; i < numpmid; i++) {
 	unsigned int item = pmID_item(pmidlist[i]);
-	if (item >= NS_SCRIPT_FIRST_VAR && item <= NS_SCRIPT_MAX_VAR &&
-	    (s = ns_script(pmID_cluster(pmidlist[i]))) != NULL)
+
+	if ((s = ns_script(pmID_cluster(pmidlist[i]))) == NULL)
+	    continue;
+	script_flush(s);
+	if (item >= NS_SCRIPT_FIRST_VAR && item <= NS_SCRIPT_MAX_VAR)
 	    script_touch(s);
     }
+    ns_refresh_indoms(pmda);
     return fetch_values(numpmid, pmidlist, resp, pmda);
 }
 
@@ -175,9 +175,8 @@ bpftrace_desc(pmID pmid, pmDesc *desc, pmdaExt *pmda)
 static int
 bpftrace_instance(pmInDom indom, int inst, char *name, pmInResult **result, pmdaExt *pmda)
 {
+    script_flush_all();		/* then the indoms, in bpftrace_names_check */
     bpftrace_names_check(pmda);
-    script_flush_all();
-    ns_refresh_indoms(pmda);
     return pmdaInstance(indom, inst, name, result, pmda);
 }
 
@@ -224,11 +223,9 @@ bpftrace_text(int ident, int type, char **buffer, pmdaExt *pmda)
 static int
 bpftrace_label(int ident, int type, pmLabelSet **lpp, pmdaExt *pmda)
 {
+    if (type & PM_LABEL_INSTANCES)
+	script_flush_all();	/* then the indoms, in bpftrace_names_check */
     bpftrace_names_check(pmda);
-    if (type & PM_LABEL_INSTANCES) {
-	script_flush_all();
-	ns_refresh_indoms(pmda);
-    }
     return ns_label(ident, type, lpp, pmda);
 }
 
