@@ -1399,14 +1399,15 @@ scan_find_var(parse_target_t *t, const char *name, size_t len)
     return -1;
 }
 
-/* pass 1: the whole line into tokens; 0, or -1 for json-c */
+/*
+ * The head every record the scanner takes starts with, up to the '{' of
+ * its data: {"type": "map" or "hist", "data": {.  0, or -1 for anything else.
+ */
 static int
-scan_record(scan_t *sc, parse_target_t *t)
+scan_record_head(scan_t *sc)
 {
-    uint32_t	off, len, names[SCAN_MAX_MEMBERS][2];
+    uint32_t	off, len;
     uint8_t	flags;
-    variable_t	*v;
-    int		first = 1, more, nnames = 0, i, index;
 
     if (scan_expect(sc, '{') < 0 || scan_peek(sc) != '"' ||
 	scan_string(sc, &off, &len, &flags) < 0 ||
@@ -1419,6 +1420,20 @@ scan_record(scan_t *sc, parse_target_t *t)
 	scan_string(sc, &off, &len, &flags) < 0 ||
 	len != 4 || memcmp(sc->s + off, "data", 4) != 0 ||
 	scan_expect(sc, ':') < 0 || scan_expect(sc, '{') < 0)
+	return -1;
+    return 0;
+}
+
+/* pass 1: the whole line into tokens; 0, or -1 for json-c */
+static int
+scan_record(scan_t *sc, parse_target_t *t)
+{
+    uint32_t	off, len, names[SCAN_MAX_MEMBERS][2];
+    uint8_t	flags;
+    variable_t	*v;
+    int		first = 1, more, nnames = 0, i, index;
+
+    if (scan_record_head(sc) < 0)
 	return -1;
 
     while ((more = scan_next_member(sc, first)) > 0) {
@@ -1770,18 +1785,7 @@ parse_deferrable(parse_target_t *t, char *line, size_t len)
     sc.s = line;
     sc.len = len;
     sc.pos = 0;
-    if (scan_expect(&sc, '{') < 0 || scan_peek(&sc) != '"' ||
-	scan_string(&sc, &off, &n, &flags) < 0 ||
-	n != 4 || memcmp(sc.s + off, "type", 4) != 0 ||
-	scan_expect(&sc, ':') < 0 || scan_peek(&sc) != '"' ||
-	scan_string(&sc, &off, &n, &flags) < 0 || flags != 0 ||
-	!((n == 3 && memcmp(sc.s + off, "map", 3) == 0) ||
-	  (n == 4 && memcmp(sc.s + off, "hist", 4) == 0)) ||
-	scan_expect(&sc, ',') < 0 || scan_peek(&sc) != '"' ||
-	scan_string(&sc, &off, &n, &flags) < 0 ||
-	n != 4 || memcmp(sc.s + off, "data", 4) != 0 ||
-	scan_expect(&sc, ':') < 0 || scan_expect(&sc, '{') < 0 ||
-	scan_peek(&sc) != '"' ||
+    if (scan_record_head(&sc) < 0 || scan_peek(&sc) != '"' ||
 	scan_string(&sc, &off, &n, &flags) < 0 || flags != 0)
 	return -1;
     if (n == sizeof(PARSE_TICK_VAR) - 1 &&
