@@ -17,6 +17,7 @@
 #include "control.h"
 #include "namespace.h"
 #include "script.h"
+#include "utf8.h"
 
 #define CONTROL_NITEMS	4	/* register, deregister, start, stop */
 
@@ -147,34 +148,11 @@ control_string_or_null(const char *s)
     return s ? json_object_new_string(s) : NULL;
 }
 
-/* length of the valid UTF-8 sequence at p (strict: no overlong forms, no surrogates), 0 if none */
+/* length of the valid UTF-8 character at p (ASCII included), 0 if none */
 static size_t
-control_utf8_seq(const unsigned char *p, const unsigned char *end)
+control_utf8_char(const unsigned char *p, const unsigned char *end)
 {
-    unsigned long	cp;
-    size_t		n, i;
-
-    if (p[0] < 0x80)
-	return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-	n = 2, cp = p[0] & 0x1f;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-	n = 3, cp = p[0] & 0x0f;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-	n = 4, cp = p[0] & 0x07;
-    else
-	return 0;
-    if ((size_t)(end - p) < n)
-	return 0;
-    for (i = 1; i < n; i++) {
-	if ((p[i] & 0xc0) != 0x80)
-	    return 0;
-	cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	(n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-	return 0;
-    return n;
+    return p[0] < 0x80 ? 1 : utf8_seq(p, end - p);
 }
 
 /*
@@ -189,12 +167,12 @@ control_json_text(const char *text, size_t len)
     char		*clean;
     size_t		n, k = 0;
 
-    while (p < end && (n = control_utf8_seq(p, end)) > 0)
+    while (p < end && (n = control_utf8_char(p, end)) > 0)
 	p += n;
     if (p == end || (clean = malloc(3 * len + 1)) == NULL)
 	return json_object_new_string_len(text, (int)len);
     for (p = (const unsigned char *)text; p < end; p += n) {
-	if ((n = control_utf8_seq(p, end)) > 0) {
+	if ((n = control_utf8_char(p, end)) > 0) {
 	    memcpy(clean + k, p, n);
 	    k += n;
 	} else {

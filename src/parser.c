@@ -30,6 +30,7 @@
 #include <math.h>
 #include <json-c/json.h>
 #include "parser.h"
+#include "utf8.h"
 
 #define PARSE_MAX_DEPTH	64	/* nested tuples and structs */
 #define PARSE_BOUND_LEN	32	/* text of one histogram bound */
@@ -84,42 +85,6 @@ parse_buf_reserve(parse_buf_t *b, size_t n)
     return p;
 }
 
-/*
- * UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF):
- * the length of the valid multibyte sequence at s, 0 if invalid.
- */
-static size_t
-parse_utf8_seq(const unsigned char *s, size_t len)
-{
-    unsigned	c = s[0], lo = 0x80, hi = 0xBF;
-    size_t	need, k;
-
-    if (c >= 0xC2 && c <= 0xDF)
-	need = 1;
-    else if (c >= 0xE0 && c <= 0xEF) {
-	need = 2;
-	if (c == 0xE0)
-	    lo = 0xA0;
-	else if (c == 0xED)
-	    hi = 0x9F;
-    }
-    else if (c >= 0xF0 && c <= 0xF4) {
-	need = 3;
-	if (c == 0xF0)
-	    lo = 0x90;
-	else if (c == 0xF4)
-	    hi = 0x8F;
-    }
-    else
-	return 0;
-    if (len < need + 1 || s[1] < lo || s[1] > hi)
-	return 0;
-    for (k = 2; k <= need; k++)
-	if ((s[k] & 0xC0) != 0x80)
-	    return 0;
-    return need + 1;
-}
-
 /* offset of the first byte to replace (NUL too: names are C strings) */
 static size_t
 parse_utf8_check(const char *str, size_t len)
@@ -132,7 +97,7 @@ parse_utf8_check(const char *str, size_t len)
 	    i++;
 	    continue;
 	}
-	if ((n = parse_utf8_seq(s + i, len - i)) == 0)
+	if ((n = utf8_seq(s + i, len - i)) == 0)
 	    return i;
 	i += n;
     }
@@ -149,7 +114,7 @@ parse_utf8_copy(char *d, const char *str, size_t len)
     while (i < len) {
 	if (s[i] >= 0x01 && s[i] < 0x80)
 	    d[o++] = s[i++];
-	else if ((n = parse_utf8_seq(s + i, len - i)) != 0) {
+	else if ((n = utf8_seq(s + i, len - i)) != 0) {
 	    memcpy(d + o, s + i, n);
 	    o += n;
 	    i += n;

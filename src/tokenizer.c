@@ -32,6 +32,7 @@
 #include <limits.h>
 #include <pcp/pmapi.h>
 #include "tokenizer.h"
+#include "utf8.h"
 
 #define TOK_MAX_NAME_META	64	/* longest "// name:" value */
 #define TOK_MAX_RETAIN		100000	/* cap for table-retain-lines */
@@ -260,43 +261,17 @@ tok_valid_varname(const char *s, size_t len)
 static int
 tok_utf8_ok(const unsigned char *s, size_t len)
 {
-    size_t	i = 0, j, ncont;
-    unsigned	c, lo, hi;
+    size_t	i = 0, n;
 
     while (i < len) {
-	c = s[i];
-	if (c == 0)
+	if (s[i] == 0)
 	    return 0;
-	if (c < 0x80) {
+	if (s[i] < 0x80)
 	    i++;
-	    continue;
-	}
-	lo = 0x80;
-	hi = 0xBF;
-	if (c >= 0xC2 && c <= 0xDF)
-	    ncont = 1;
-	else if (c >= 0xE0 && c <= 0xEF) {
-	    ncont = 2;
-	    if (c == 0xE0)
-		lo = 0xA0;		/* overlong */
-	    else if (c == 0xED)
-		hi = 0x9F;		/* surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-	    ncont = 3;
-	    if (c == 0xF0)
-		lo = 0x90;		/* overlong */
-	    else if (c == 0xF4)
-		hi = 0x8F;		/* above U+10FFFF */
-	} else
+	else if ((n = utf8_seq(s + i, len - i)) == 0)
 	    return 0;
-	if (len - i - 1 < ncont)
-	    return 0;
-	if (s[i + 1] < lo || s[i + 1] > hi)
-	    return 0;
-	for (j = 2; j <= ncont; j++)
-	    if (s[i + j] < 0x80 || s[i + j] > 0xBF)
-		return 0;
-	i += ncont + 1;
+	else
+	    i += n;
     }
     return 1;
 }
