@@ -698,13 +698,11 @@ watch_scan(watch_t *w, watch_cb_t cb, void *arg)
 	    cb(arg, WATCH_REMOVED, w->files[i].path, w->files[i].name, NULL, 0);
     for (i = 0; i < cur.n; i++) {
 	e = &cur.v[i];
-	if ((old = watch_old_find(w, e->path)) < 0) {
-	    if (cb(arg, WATCH_ADDED, e->path, e->name, e->text, e->len) < 0)
-		e->digest = 0;		/* refused: offer it again next time */
-	} else if (w->files[old].digest != e->digest) {
-	    if (cb(arg, WATCH_CHANGED, e->path, e->name, e->text, e->len) < 0)
-		e->digest = 0;
-	}
+	if ((old = watch_old_find(w, e->path)) >= 0 && w->files[old].digest == e->digest)
+	    continue;			/* unchanged */
+	if (cb(arg, old < 0 ? WATCH_ADDED : WATCH_CHANGED, e->path, e->name,
+	       e->text, e->len) < 0)
+	    e->digest = 0;		/* refused: offer it again next time */
     }
     watch_keep(w, &cur, files);
     watch_list_free(&cur);
