@@ -103,7 +103,7 @@ start_pmcd() {
     fi
     for i in 1 2 3 4 5; do
 	PORT=$((45000 + RANDOM % 10000))
-	ss -ltn 2>/dev/null | grep -q ":$PORT " && continue
+	port_listening "$PORT" && continue
 	# shellcheck disable=SC2086 # PMCD_ENV and PMCD_ARGS are lists of words
 	env PCP_RUN_DIR="$T/run" PCP_VAR_DIR="$T/var" ${PMCD_ENV:-} \
 	    "$PCP_BINADM_DIR/pmcd" -f -A -p "$PORT" -s "$SOCK" -c "$T/pmcd.conf" \
