@@ -114,3 +114,19 @@ b1=$(value bpftrace.scripts.cadence.data_bytes); t1=$(date +%s%N)
 rate=$(( (b1 - b0) * 1000000000 / (t1 - t0) ))
 note "cadence: $((b1 - b0)) bytes in $(( (t1 - t0) / 1000000 )) ms"
 check "cadence: about one print round a second (50..150 B/s, saw $rate)" test "$rate" -ge 50 -a "$rate" -le 150
+
+# The block's first print comes on its first tick, 0.2 s after bpftrace
+# attaches, not a second later: @c counts every 0.1 s, so the first print
+# holds about 2 and the next one about 12.  Polled every 50 ms from the
+# moment of registration, the first value seen must be from the first print.
+pst bpftrace.control.register '// name: first
+interval:ms:100 { @c = count(); }' >/dev/null
+first=
+for i in $(seq 1 200); do
+    first=$(pminfo -h "$HOST" -f bpftrace.scripts.first.data.c 2>/dev/null | sed -n 's/^    value //p')
+    [ -n "$first" ] && break
+    sleep 0.05
+done
+note "first: first value of @c seen: ${first:-none}"
+check "first print: the first value comes from the 0.2 s print (@c below 8, saw ${first:-none})" \
+    test -n "$first" -a "${first:-99}" -lt 8
