@@ -14,9 +14,10 @@
 #include "variables.h"
 
 /*
- * The print block the agent appends prints this map first on every tick.
- * Before bpftrace 0.24 an empty map prints no line at all, so a keyed
- * variable not printed between two ticks is known to be empty.
+ * The print block the agent appends prints this map first in every round
+ * of prints (a "tick" here; see script_program).  Before bpftrace 0.24 an
+ * empty map prints no line at all, so a keyed variable not printed between
+ * two ticks is known to be empty.
  */
 #define PARSE_TICK_VAR	"@__pmda_tick"
 
