@@ -123,7 +123,7 @@ pst bpftrace.control.register '// name: first
 interval:ms:100 { @c = count(); }' >/dev/null
 first=
 for i in $(seq 1 200); do
-    first=$(pminfo -h "$HOST" -f bpftrace.scripts.first.data.c 2>/dev/null | sed -n 's/^    value //p')
+    first=$(value bpftrace.scripts.first.data.c)
     [ -n "$first" ] && break
     sleep 0.05
 done
