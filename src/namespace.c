@@ -363,10 +363,16 @@ ns_insert(pmdaNameSpace *tree, pmID pmid, const char *fmt, ...)
     char	name[512];
     va_list	ap;
 
+    int		sts;
+
     va_start(ap, fmt);
     vsnprintf(name, sizeof(name), fmt, ap);
     va_end(ap);
-    return pmdaTreeInsert(tree, pmid, name);
+    /* names are unique by construction (the tokenizer refuses @ with @root): say so if not */
+    if ((sts = pmdaTreeInsert(tree, pmid, name)) < 0)
+	pmNotifyErr(LOG_ERR, "namespace: cannot add %s (%s): %s",
+		    name, pmIDStr(pmid), pmErrStr(sts));
+    return sts;
 }
 
 static int

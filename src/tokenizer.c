@@ -922,6 +922,7 @@ tok_export(tok_state_t *st)
     tok_ivar_t	*v;
     tok_var_t	*out;
     int		i, idx, want_output = 1, n = 0, have_output_var = 0;
+    int		have_anon = 0, have_root = 0;
 
     if (res->include != NULL) {
 	want_output = 0;
@@ -954,7 +955,15 @@ tok_export(tok_state_t *st)
 			(int)v->namelen, v->name);
 	if (v->namelen == 7 && memcmp(v->name, "@output", 7) == 0)
 	    have_output_var = 1;
+	if (v->namelen == 1)
+	    have_anon = 1;
+	if (v->namelen == 5 && memcmp(v->name, "@root", 5) == 0)
+	    have_root = 1;
     }
+    /* "@" is served as data.root, as upstream names it: one name, two variables */
+    if (have_anon && have_root)
+	return tok_error(st, PM_ERR_CONV, "variables @ and @root would both be "
+			"the metric data.root: rename @root");
     if (have_output_var && res->has_output)
 	return tok_error(st, PM_ERR_CONV, "%s", tok_msg_output);
     if (n == 0 && !res->has_output)

@@ -670,6 +670,20 @@ test_errors(void **state)
 	"variable @_x cannot be a metric name: it must start with a letter");
     bad("BEGIN { @ok = 1; @__ = count(); }", PM_ERR_CONV,
 	"variable @__ cannot be a metric name: it must start with a letter");
+    /* @ is data.root: a script may not have both */
+    bad("BEGIN { @root = count(); @ = count(); }", PM_ERR_CONV,
+	"variables @ and @root would both be the metric data.root: rename @root");
+    ok("BEGIN { @ = count(); }", &res);
+    assert_int_equal(res.nvars, 1);
+    tok_free(&res);
+    ok("BEGIN { @root = count(); }", &res);
+    assert_int_equal(res.nvars, 1);
+    tok_free(&res);
+    /* ... unless // include: leaves one of them out */
+    ok("// include: @root\nBEGIN { @root = count(); @ = count(); }", &res);
+    assert_int_equal(res.nvars, 1);
+    assert_string_equal(res.vars[0].name, "@root");
+    tok_free(&res);
 
     /* 64 characters with the '@' is the longest */
     snprintf(script, sizeof(script), "BEGIN { @%s = 1; }",
