@@ -102,11 +102,14 @@ static const ns_catalogue_t ns_per_script[] = {
     { "restarts", -1, NS_SCRIPT_RESTARTS, PM_TYPE_U32, PM_SEM_COUNTER, &ns_count,
       "restarts of a drop-in script after its bpftrace exited",
       "Drop-in scripts are restarted with exponential backoff (up to\n"
-      "restart_max_backoff seconds) when bpftrace exits or is killed." },
+      "restart_max_backoff seconds) when bpftrace exits or is killed, and\n"
+      "when it could not be started (the agent was short of descriptors,\n"
+      "processes or memory)." },
     { "last_exit", -1, NS_SCRIPT_LAST_EXIT, PM_TYPE_STRING, PM_SEM_INSTANT, &ns_none,
       "how the last bpftrace process ended",
-      "\"exit code N\", \"killed by signal N (NAME)\" or why the agent stopped it;\n"
-      "empty while the first process runs." },
+      "\"exit code N\", \"killed by signal N (NAME)\", why the agent stopped it,\n"
+      "or \"not started: REASON\" when it could not be started; empty while\n"
+      "the first process runs." },
     { "dropped_keys", -1, NS_SCRIPT_DROPPED_KEYS, PM_TYPE_U64, PM_SEM_COUNTER, &ns_count,
       "map keys dropped because a variable reached max_instances",
       "New keys beyond the per-variable instance limit (max_instances) are not\n"

@@ -297,26 +297,37 @@ bpftrace_loop(pmdaInterface *dp)
 	return;
     }
     for (;;) {
-	int want = FD_FIXED + RUNNER_MAX_POLLFDS * (script_count() + 64 + 1);
-	if (want > maxfds) {
-	    struct pollfd *p = realloc(pfd, want * sizeof(*pfd));
-	    script_t **o = realloc(owner, want * sizeof(*owner));
-	    if (p) pfd = p;
-	    if (o) owner = o;
-	    if (p == NULL || o == NULL) {
-		pmNoMem("poll table", want * sizeof(*pfd), PM_RECOV_ERR);
-		break;
-	    }
-	    maxfds = want;
-	}
+	int want;
+
 	now = script_now();
 	timeout = script_housekeeping(now);
 	if (bpftrace_watch.pending || now >= next_scan) {
+	    /* clears pending, or sets it again to retry after out-of-memory */
 	    watch_scan(&bpftrace_watch, control_dropin, NULL);
-	    bpftrace_watch.pending = 0;
 	    next_scan = now + BPFTRACE_RESCAN_SECS;
 	}
 	bpftrace_names_check(dp->version.any.ext);
+
+	/*
+	 * Sized after the scan, which may add scripts: every runner, those
+	 * of deregistered scripts still stopping included (their pipes must
+	 * still be drained), plus the tracepoint lister's.  Grown with room
+	 * to spare, so a few more scripts do not mean a realloc each.
+	 */
+	want = FD_FIXED + RUNNER_MAX_POLLFDS * (script_runners() + 1);
+	if (want > maxfds) {
+	    int		size = want + RUNNER_MAX_POLLFDS * 64;
+	    struct pollfd *p = realloc(pfd, size * sizeof(*pfd));
+	    script_t	**o = realloc(owner, size * sizeof(*owner));
+
+	    if (p) pfd = p;
+	    if (o) owner = o;
+	    if (p == NULL || o == NULL) {
+		pmNoMem("poll table", size * sizeof(*pfd), PM_RECOV_ERR);
+		break;
+	    }
+	    maxfds = size;
+	}
 
 	pfd[FD_PMCD].fd = infd;
 	pfd[FD_SIGNAL].fd = sfd;

@@ -27,6 +27,7 @@ static const config_t	*script_cfg;
 static script_t		*script_list;	/* the registry */
 static script_t		*script_dying;	/* removed, child still running */
 static int		script_nlist;
+static int		script_ndying;	/* length of script_dying */
 static unsigned		script_gen = 1;
 
 static const char *script_status_names[] = {
@@ -64,9 +65,9 @@ script_first(void)
 }
 
 int
-script_count(void)
+script_runners(void)
 {
-    return script_nlist;
+    return script_nlist + script_ndying;
 }
 
 unsigned
@@ -302,6 +303,7 @@ script_remove(script_t *s)
 	runner_stop(&s->runner, script_now(), script_cfg->stop_grace);
 	s->next = script_dying;
 	script_dying = s;
+	script_ndying++;
     } else {
 	script_destroy(s);
     }
@@ -354,6 +356,32 @@ script_program(const script_t *s, size_t *lenp)
     return prog;
 }
 
+/*
+ * bpftrace could not even be started (no pipe, no fork, no memory: the
+ * agent is short of descriptors, processes or memory for now).  A
+ * drop-in script tries again with the same backoff as after an exit, so
+ * it starts once the shortage is over; a registered one reports the
+ * error to the client that registered it.
+ */
+static void script_schedule_restart(script_t *, const char *);
+
+static int
+script_start_failed(script_t *s, int sts)
+{
+    char	desc[256];
+
+    script_set_error(s, "cannot start %s: %s", script_cfg->bpftrace_path, pmErrStr(sts));
+    s->status = SCRIPT_ERROR;
+    pmNotifyErr(LOG_ERR, "script: failed to start %s due to error: %s",
+		    script_describe(s, desc, sizeof(desc)), s->error);
+    if (s->path && s->want_running && !s->dying) {
+	pmsprintf(s->last_exit, sizeof(s->last_exit), "not started: %s", pmErrStr(sts));
+	s->restarts++;
+	script_schedule_restart(s, "could not start");
+    }
+    return sts;
+}
+
 int
 script_start(script_t *s)
 {
@@ -366,7 +394,7 @@ script_start(script_t *s)
     if (s->dying || runner_active(&s->runner) || s->pt.nvars == 0)
 	return 0;
     if ((prog = script_program(s, &len)) == NULL)
-	return -ENOMEM;
+	return script_start_failed(s, -ENOMEM);
     /* a new run: fresh state, instance ids kept */
     parse_drop(&s->pt);
     for (i = 0; i < s->pt.nvars; i++)
@@ -388,13 +416,8 @@ script_start(script_t *s)
     argv[4] = NULL;
     sts = runner_start(&s->runner, argv, prog, len);
     free(prog);
-    if (sts < 0) {
-	script_set_error(s, "cannot start %s: %s", argv[0], pmErrStr(sts));
-	s->status = SCRIPT_ERROR;
-	pmNotifyErr(LOG_ERR, "script: failed to start %s due to error: %s",
-			script_describe(s, desc, sizeof(desc)), s->error);
-	return sts;
-    }
+    if (sts < 0)
+	return script_start_failed(s, sts);
     s->pid = s->runner.pid;
     s->status = SCRIPT_STARTING;
     pmNotifyErr(LOG_INFO, "script: started %s", script_describe(s, desc, sizeof(desc)));
@@ -564,8 +587,9 @@ script_by_pid(pid_t pid, script_t *list)
     return NULL;
 }
 
+/* what: "exited" or "could not start", logged with s->last_exit */
 static void
-script_schedule_restart(script_t *s)
+script_schedule_restart(script_t *s, const char *what)
 {
     int		cap = script_cfg->restart_max_backoff;
     char	desc[256];
@@ -573,8 +597,8 @@ script_schedule_restart(script_t *s)
     if (s->backoff <= 0)
 	s->backoff = 1;
     s->restart_at = script_now() + s->backoff;
-    pmNotifyErr(LOG_INFO, "script: %s exited (%s), restarting in %d s",
-		    script_describe(s, desc, sizeof(desc)), s->last_exit, s->backoff);
+    pmNotifyErr(LOG_INFO, "script: %s %s (%s), restarting in %d s",
+		    script_describe(s, desc, sizeof(desc)), what, s->last_exit, s->backoff);
     s->backoff = s->backoff * 2 > cap ? cap : s->backoff * 2;
 }
 
@@ -590,6 +614,7 @@ script_reaped(pid_t pid, int wstatus)
 	for (pp = &script_dying; *pp; pp = &(*pp)->next)
 	    if (*pp == s) {
 		*pp = s->next;
+		script_ndying--;
 		break;
 	    }
 	pmNotifyErr(LOG_INFO, "script: deregistered %s", script_describe(s, desc, sizeof(desc)));
@@ -635,7 +660,7 @@ script_reaped(pid_t pid, int wstatus)
     /* drop-in scripts run for as long as their file is there */
     if (s->path && s->want_running && !requested) {
 	s->restarts++;
-	script_schedule_restart(s);
+	script_schedule_restart(s, "exited");
     }
 }
 
@@ -723,6 +748,6 @@ script_shutdown(void)
 	script_destroy(s);
     }
     script_list = script_dying = NULL;
-    script_nlist = 0;
+    script_nlist = script_ndying = 0;
     script_gen++;
 }

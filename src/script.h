@@ -71,7 +71,8 @@ typedef struct script {
 /* the registry */
 void script_registry_init(const config_t *cfg);
 script_t *script_first(void);
-int script_count(void);
+/* scripts whose runner may hold descriptors: registered, and deregistered but still stopping */
+int script_runners(void);
 script_t *script_find(const char *id_or_name);
 /* bumped whenever scripts or their variables come or go */
 unsigned script_generation(void);
