@@ -160,12 +160,30 @@ watch_root_only(const char *path, char *why, size_t whylen)
     return watch_root_only_stat(&st, watch_has_acl(path, -1), path, why, whylen);
 }
 
+/*
+ * Watch whatever folder lives at dirs[i] now.  A watch follows the inode,
+ * and the path can come to lead elsewhere with no event on that inode: a
+ * parent folder renamed and made again, a symlink pointed at another
+ * folder.  inotify_add_watch() returns the watch an inode already has, so
+ * asking again on every scan is cheap, and a different answer means the
+ * old folder is no longer ours to watch (unless another path leads to it).
+ */
 static int
 watch_add(watch_t *w, int i)
 {
-    if (w->fd >= 0 && w->wd[i] < 0)
-	w->wd[i] = inotify_add_watch(w->fd, w->dirs[i], WATCH_MASK | IN_ONLYDIR);
-    return w->wd[i];
+    int		wd, old = w->wd[i], j;
+
+    if (w->fd < 0)
+	return -1;
+    wd = inotify_add_watch(w->fd, w->dirs[i], WATCH_MASK | IN_ONLYDIR);
+    w->wd[i] = wd;
+    if (old >= 0 && old != wd) {
+	for (j = 0; j < w->ndirs; j++)
+	    if (w->wd[j] == old)
+		return wd;
+	inotify_rm_watch(w->fd, old);
+    }
+    return wd;
 }
 
 int

@@ -602,6 +602,64 @@ test_folder_appears(void **state)
     assert_int_equal(watch_read(&f->w), 0);
 }
 
+/*
+ * The path comes to lead to another folder with no event on the watched
+ * one: its parent renamed and made again, or a symlink pointed elsewhere.
+ * The next scan watches the new folder, and drops the old one.
+ */
+static void
+test_path_leads_elsewhere(void **state)
+{
+    fixture_t	*f = *state;
+    char	parent[160], dir[160], oldparent[160], olddir[160];
+    char	link[160], a[160], b[160];
+    const char	*dirs[2];
+
+    snprintf(parent, sizeof(parent), "%s/p", f->root);
+    snprintf(dir, sizeof(dir), "%s/p/drop", f->root);
+    snprintf(oldparent, sizeof(oldparent), "%s/p.old", f->root);
+    snprintf(olddir, sizeof(olddir), "%s/p.old/drop", f->root);
+    snprintf(link, sizeof(link), "%s/link", f->root);
+    snprintf(a, sizeof(a), "%s/a", f->root);
+    snprintf(b, sizeof(b), "%s/b", f->root);
+    assert_int_equal(mkdir(parent, 0755), 0);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(mkdir(a, 0755), 0);
+    assert_int_equal(mkdir(b, 0755), 0);
+    assert_int_equal(symlink("a", link), 0);
+    dirs[0] = dir;
+    dirs[1] = link;
+    watch_free(&f->w);
+    assert_int_equal(watch_init(&f->w, dirs, 2, 1000), 0);
+    scan(f);
+    assert_int_equal(watch_read(&f->w), 0);
+
+    /* the parent renamed: no event for the watched folder itself */
+    assert_int_equal(rename(parent, oldparent), 0);
+    assert_int_equal(mkdir(parent, 0755), 0);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(watch_read(&f->w), 0);
+    /* the symlink pointed at another folder: none either */
+    assert_int_equal(unlink(link), 0);
+    assert_int_equal(symlink("b", link), 0);
+    assert_int_equal(watch_read(&f->w), 0);
+
+    assert_int_equal(scan(f), 0);
+    put(dir, "n.bt", "N", 0644);
+    assert_int_equal(watch_read(&f->w), 1);
+    assert_int_equal(scan(f), 1);
+    assert_event(f, 0, WATCH_ADDED, at(dir, "n.bt"), "n", "N");
+    put(b, "m.bt", "M", 0644);
+    assert_int_equal(watch_read(&f->w), 1);
+    assert_int_equal(scan(f), 1);
+    assert_event(f, 0, WATCH_ADDED, at(link, "m.bt"), "m", "M");
+
+    /* the folders the paths left are not watched any more */
+    put(olddir, "o.bt", "O", 0644);
+    put(a, "o.bt", "O", 0644);
+    assert_int_equal(watch_read(&f->w), 0);
+}
+
 /* the same folder named twice must not collide with itself */
 static void
 test_same_folder_twice(void **state)
@@ -614,6 +672,11 @@ test_same_folder_twice(void **state)
     put(f->d1, "a.bt", "A", 0644);
     assert_int_equal(scan(f), 1);
     assert_string_equal(logbuf, "");
+    /* rescans keep the one watch both paths share */
+    assert_int_equal(scan(f), 0);
+    put(f->d1, "b.bt", "B", 0644);
+    assert_int_equal(watch_read(&f->w), 1);
+    assert_int_equal(scan(f), 1);
 }
 
 static void
@@ -649,6 +712,7 @@ main(void)
 	T(test_not_regular),
 	T(test_inotify),
 	T(test_folder_appears),
+	T(test_path_leads_elsewhere),
 	T(test_same_folder_twice),
     };
 
