@@ -564,19 +564,27 @@ control_dropin(void *arg, watch_event_t ev, const char *path,
     for (s = script_first(); s; s = s->next)
 	if (s->path && strcmp(s->path, path) == 0)
 	    old = s;
-    if (old) {
-	pmNotifyErr(LOG_INFO, "%s: %s, stopping %s", path,
-			ev == WATCH_REMOVED ? "removed" : "changed",
-			script_describe(old, desc, sizeof(desc)));
-	script_remove(old);
-    }
     if (ev == WATCH_REMOVED) {
+	if (old) {
+	    pmNotifyErr(LOG_INFO, "%s: removed, stopping %s", path,
+			    script_describe(old, desc, sizeof(desc)));
+	    script_remove(old);
+	}
 	free(before);
 	return 0;
     }
     if (before == NULL)
 	pmNotifyErr(LOG_INFO, "registering script from file %s...", path);
-    if ((s = script_create(text, len, name, "root", path)) == NULL) {
+    s = script_create(text, len, name, "root", path);
+    if (old) {
+	/* made before the old one goes, to take over its instance ids */
+	if (s != NULL)
+	    script_adopt(s, old);
+	pmNotifyErr(LOG_INFO, "%s: changed, stopping %s", path,
+			script_describe(old, desc, sizeof(desc)));
+	script_remove(old);
+    }
+    if (s == NULL) {
 	pmNotifyErr(LOG_ERR, "%s: out of memory", path);
 	free(before);
 	return -ENOMEM;

@@ -237,6 +237,20 @@ oom:
     return NULL;
 }
 
+int
+script_adopt(script_t *to, script_t *from)
+{
+    int		i, j, n = 0;
+
+    for (i = 0; i < to->pt.nvars; i++)
+	for (j = 0; j < from->pt.nvars; j++)
+	    if (strcmp(to->pt.vars[i].metric, from->pt.vars[j].metric) == 0) {
+		n += var_adopt(&to->pt.vars[i], &from->pt.vars[j]);
+		break;
+	    }
+    return n;
+}
+
 void
 script_destroy(script_t *s)
 {

@@ -85,6 +85,13 @@ unsigned script_generation(void);
 script_t *script_create(const char *code, size_t len, const char *name,
 		const char *username, const char *path);
 void script_destroy(script_t *s);
+/*
+ * A script made anew from an edited file takes over the instance ids of
+ * the variables the old one had by the same name (var_adopt), as the
+ * namespace gives it the same metric and indom identifiers.  Returns the
+ * instances taken.
+ */
+int script_adopt(script_t *to, script_t *from);
 
 /* add to the registry: 0, or negative with s->error set (name taken, limits) */
 int script_add(script_t *s);

@@ -452,6 +452,36 @@ var_reset(variable_t *v)
 	v->value.u64 = 0;
 }
 
+int
+var_adopt(variable_t *to, variable_t *from)
+{
+    int		i;
+
+    if (to->single || from->single || to->ninst > 0 ||
+	to->func != from->func || to->keyed != from->keyed ||
+	to->type != from->type || strcmp(to->metric, from->metric) != 0)
+	return 0;
+    var_reset(from);
+    free(to->inst);
+    free(to->heads);
+    to->inst = from->inst;
+    to->ninst = from->ninst;
+    to->maxinst = from->maxinst;
+    to->heads = from->heads;
+    to->nheads = from->nheads;
+    /* generations go on from the old ones: no instance looks put already */
+    to->gen = to->tickmark = from->gen + 1;
+    to->first = to->last = -1;
+    for (i = 0; i < to->ninst; i++)
+	to->inst[i].next = -1;
+    from->inst = NULL;
+    from->heads = NULL;
+    from->ninst = from->maxinst = from->nheads = 0;
+    from->first = from->last = -1;
+    from->nset = 0;
+    return to->ninst;
+}
+
 /*
  * changed is left alone: it is only cleared once var_end() has rebuilt
  * the set, so instances put outside a snapshot are not lost from it.

@@ -114,6 +114,16 @@ void var_free(variable_t *v);
 /* Forget all values and make every instance inactive; ids are kept. */
 void var_reset(variable_t *v);
 
+/*
+ * A new variable takes over the instance names and ids of an old one of
+ * the same metric, shape and type (a drop-in file edited: its script is
+ * made anew), so an id goes on naming the same key for the clients that
+ * cached it (grafana-pcp, pmlogger).  No value is taken: every instance
+ * starts inactive.  from keeps no instance.  Returns the instances taken,
+ * 0 when the two differ or "to" has instances of its own.
+ */
+int var_adopt(variable_t *to, variable_t *from);
+
 /* One printed snapshot of the variable. */
 void var_begin(variable_t *v);
 /* key == NULL for a singular value; keyed values need a key. */

@@ -65,19 +65,27 @@ check_eq "broken script exit_code" "1" "$(value bpftrace.scripts.broken.exit_cod
 check_eq "good script still started" "started" "$(value bpftrace.scripts.kinds.status)"
 
 # hot reload: a new file starts
+# "ID=NAME ..." of a metric's instances, by id
+inst_ids() {
+    pminfo -h "$HOST" -f "$1" 2>/dev/null | sed -n 's/^    inst \[\([0-9]*\) or "\(.*\)"\] value .*$/\1=\2/p' | sort -n | tr '\n' ' '
+}
 drop added <<'BT'
+BEGIN { @k["a"] = 1; @k["b"] = 2; }
 interval:ms:100 { @n = count(); }
 BT
 check "new drop-in file starts without a restart" wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.added.data.n | grep -q 'value [1-9]'"
 pmid_before=$(pmi -m bpftrace.scripts.added.data.n | awk '{print $3}')
 pid_before=$(value bpftrace.scripts.added.pid)
-# a changed file restarts, keeping its metric names
+check_eq "map keys and their instance ids" "0=a 1=b " "$(inst_ids bpftrace.scripts.added.data.k)"
+# a changed file restarts, keeping its metric names, and the ids of its keys
 drop added <<'BT'
+BEGIN { @k["b"] = 2; @k["c"] = 3; }
 interval:ms:100 { @n = count(); @m = sum(2); }
 BT
 check "changed file restarts with its new variable" wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.added.data.m | grep -q 'value [1-9]'"
 check "changed file runs a new bpftrace" bash -c "[ \"$(value bpftrace.scripts.added.pid)\" != \"$pid_before\" ]"
 check_eq "changed file keeps its PMIDs" "$pmid_before" "$(pmi -m bpftrace.scripts.added.data.n | awk '{print $3}')"
+check_eq "changed file: a key keeps its instance id, a new key gets a new one" "1=b 2=c " "$(inst_ids bpftrace.scripts.added.data.k)"
 # a deleted file stops and its metrics go
 old_pid=$(value bpftrace.scripts.added.pid)
 rm -f "$T/autostart/added.bt"

@@ -390,6 +390,73 @@ test_reset(void **state)
     var_free(&v);
 }
 
+/* a script made anew from an edited file keeps the ids of its keys */
+static void
+test_adopt(void **state)
+{
+    static const char *const s1[] = { "c", "a", "b" };
+    static const char *const s2[] = { "b", "d" };
+    static const char *const s3[] = { "x" };
+    variable_t		from, to, other;
+    pmAtomValue		atom;
+    int			i;
+
+    var_init(&from, "@m", VAR_FUNC_COUNT, 1, 0, 0);
+    for (i = 0; i < 5; i++)
+	snap(&from, s1, 3);
+    var_init(&to, "@m", VAR_FUNC_COUNT, 1, 0, 0);
+    assert_int_equal(var_adopt(&to, &from), 3);
+    assert_int_equal(to.nset, 0);
+    assert_int_equal(var_fetch(&to, 1, &atom), PMDA_FETCH_NOVALUES);
+    assert_int_equal(from.ninst, 0);
+    assert_int_equal(from.nset, 0);
+
+    snap(&to, s2, 2);
+    assert_string_equal(set_names(&to), "b|d");
+    assert_int_equal(inst_id(&to, "b"), 2);	/* the old id */
+    assert_int_equal(inst_id(&to, "d"), 3);	/* a new one */
+    assert_int_equal(var_fetch(&to, 2, &atom), PMDA_FETCH_STATIC);
+    assert_int_equal(atom.ull, 1);
+    assert_int_equal(var_fetch(&to, 0, &atom), PMDA_FETCH_NOVALUES);
+    snap(&to, s1, 3);
+    assert_string_equal(set_names(&to), "a|b|c");
+    assert_int_equal(inst_id(&to, "c"), 0);
+    assert_int_equal(to.ninst, 4);
+
+    /* the old variable is left empty, and still works */
+    snap(&from, s3, 1);
+    assert_int_equal(inst_id(&from, "x"), 0);
+    assert_string_equal(set_names(&from), "x");
+
+    /* only into a fresh variable of the same shape and type */
+    assert_int_equal(var_adopt(&to, &from), 0);		/* "to" has its own */
+    var_init(&other, "@m", VAR_FUNC_HIST, 1, 0, 0);
+    assert_int_equal(var_adopt(&other, &from), 0);	/* a hist, not a count */
+    assert_int_equal(from.ninst, 1);
+    var_free(&other);
+    var_init(&other, "@n", VAR_FUNC_COUNT, 1, 0, 0);
+    assert_int_equal(var_adopt(&other, &from), 0);	/* another name */
+    var_free(&other);
+    var_free(&from);
+    var_free(&to);
+
+    /* string values are the old variable's to free, not carried over */
+    var_init(&from, "@s", VAR_FUNC_ASSIGN, 1, 1, 0);
+    var_begin(&from);
+    assert_int_equal(var_put_str(&from, "k", "old", 3), 0);
+    var_end(&from);
+    var_init(&to, "@s", VAR_FUNC_ASSIGN, 1, 1, 0);
+    assert_int_equal(var_adopt(&to, &from), 1);
+    assert_int_equal(var_fetch(&to, 0, &atom), PMDA_FETCH_NOVALUES);
+    var_begin(&to);
+    assert_int_equal(var_put_str(&to, "k", "new", 3), 0);
+    var_end(&to);
+    assert_int_equal(var_fetch(&to, 0, &atom), PMDA_FETCH_STATIC);
+    assert_string_equal(atom.cp, "new");
+    var_free(&from);
+    var_free(&to);
+}
+
 static void
 out_check(const variable_t *v, const char *expect)
 {
@@ -571,6 +638,7 @@ main(void)
 	cmocka_unit_test(test_singular),
 	cmocka_unit_test(test_keyed_values),
 	cmocka_unit_test(test_reset),
+	cmocka_unit_test(test_adopt),
 	cmocka_unit_test(test_output_bound),
 	cmocka_unit_test(test_output_retain),
 	cmocka_unit_test(test_many_keys),
