@@ -114,7 +114,7 @@ fetch_need(const variable_t *v)
     if (v->type != PM_TYPE_STRING)
 	return need + (size_t)v->nset * FETCH_ALIGN(PM_VAL_HDR_SIZE + sizeof(uint64_t));
     for (i = 0; i < v->nset; i++) {
-	const char *str = v->inst[v->set[i].i_inst].value.str;
+	const char *str = v->inst[v->set[i].i_inst - v->idbase].value.str;
 	need += FETCH_ALIGN(PM_VAL_HDR_SIZE + (str ? strlen(str) : 0) + 1);
     }
     return need;
@@ -135,7 +135,8 @@ fetch_fill(const variable_t *v, pmID pmid, char *p, const pmProfile *prof)
     pmValueSet		*vs = (pmValueSet *)p;
     pmValueBlock	hdr;
     char		*blk = p + fetch_vset_size(v->nset);
-    int			i, j = 0, id, n = v->nset, ninst = v->ninst;
+    int			i, j = 0, id, x, n = v->nset, ninst = v->ninst;
+    int			base = v->idbase;	/* id of inst[0] */
     int			mode = fetch_profile(prof, v->indom, &ip);
 
     vs->pmid = pmid;
@@ -148,11 +149,12 @@ fetch_fill(const variable_t *v, pmID pmid, char *p, const pmProfile *prof)
 	hdr.vlen = PM_VAL_HDR_SIZE + sizeof(uint64_t);
 	for (i = 0; i < n; i++) {
 	    id = set[i].i_inst;
-	    if (id < 0 || id >= ninst || !inst[id].active ||
+	    x = id - base;
+	    if (x < 0 || x >= ninst || !inst[x].active ||
 		(mode < 0 && !fetch_in_profile(ip, id)))
 		continue;
 	    memcpy(blk, &hdr, PM_VAL_HDR_SIZE);
-	    memcpy(blk + PM_VAL_HDR_SIZE, &inst[id].value.u64, sizeof(uint64_t));
+	    memcpy(blk + PM_VAL_HDR_SIZE, &inst[x].value.u64, sizeof(uint64_t));
 	    vs->vlist[j].inst = id;
 	    vs->vlist[j].value.pval = (pmValueBlock *)blk;
 	    blk += FETCH_ALIGN(PM_VAL_HDR_SIZE + sizeof(uint64_t));
@@ -166,10 +168,11 @@ fetch_fill(const variable_t *v, pmID pmid, char *p, const pmProfile *prof)
 	    size_t		len;
 
 	    id = set[i].i_inst;
-	    if (id < 0 || id >= ninst || !inst[id].active ||
+	    x = id - base;
+	    if (x < 0 || x >= ninst || !inst[x].active ||
 		(mode < 0 && !fetch_in_profile(ip, id)))
 		continue;
-	    str = inst[id].value.str ? inst[id].value.str : "";
+	    str = inst[x].value.str ? inst[x].value.str : "";
 	    len = strlen(str) + 1;
 	    vb->vtype = PM_TYPE_STRING;
 	    vb->vlen = PM_VAL_HDR_SIZE + len;

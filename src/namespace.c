@@ -113,7 +113,10 @@ static const ns_catalogue_t ns_per_script[] = {
     { "dropped_keys", -1, NS_SCRIPT_DROPPED_KEYS, PM_TYPE_U64, PM_SEM_COUNTER, &ns_count,
       "map keys dropped because a variable reached max_instances",
       "New keys beyond the per-variable instance limit (max_instances) are not\n"
-      "exported; this counts them, for all variables of the script." },
+      "exported; this counts them, for all variables of the script.  The limit\n"
+      "counts every key a variable has had: when at most half of it are still\n"
+      "live, the next print gives the variable's keys new instance ids, above\n"
+      "all the old ones, and they are exported again." },
     { "parse_errors", -1, NS_SCRIPT_PARSE_ERRORS, PM_TYPE_U64, PM_SEM_COUNTER, &ns_count,
       "bpftrace output lines that could not be parsed",
       "Lines of bpftrace output that were not valid JSON or were longer than\n"

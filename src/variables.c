@@ -8,18 +8,23 @@
  * printed snapshot key by key, and fetch can answer from arrays, without
  * either of them knowing about instance ids or memory.
  *
- * Instances live in v->inst[], indexed by instance id; an id stays bound to
- * its name for the life of the variable (grafana-pcp reads names only for
- * ids it has not seen), so a key that vanishes keeps its slot and gets the
- * same id back when it reappears.  Names are found through a chained hash
- * table (v->heads, chains through inst[].chain) so that a print of a map
- * with tens of thousands of keys costs O(keys), not O(keys^2).
+ * Instances live in v->inst[]; instance id idbase + i names inst[i].  An id
+ * stays bound to its name for the life of the variable (grafana-pcp reads
+ * names only for ids it has not seen), so a key that vanishes keeps its
+ * slot and gets the same id back when it reappears.  The slots are only
+ * given up when max_inst keys have come and most have gone (a map keyed by
+ * pid on a busy host): then the next snapshot starts a new id space above
+ * the old one (var_renumber), so no id ever names another key.  Names are
+ * found through a chained hash table (v->heads, chains through
+ * inst[].chain) so that a print of a map with tens of thousands of keys
+ * costs O(keys), not O(keys^2).
  *
  * Snapshots: var_begin() opens a generation, each var_put_*() marks its
  * instance with it, var_end() retires the active instances that were not
  * put.  Whether the membership changed is known from two counters, so the
  * sorted v->set handed to pmdaIndom is only rebuilt when it really changed.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -205,6 +210,7 @@ var_create(variable_t *v, uint32_t hash, const char *a, size_t alen,
 
     if (v->ninst >= v->max_inst) {
 	v->dropped++;
+	v->capped = 1;
 	return PM_ERR_TOOBIG;
     }
     if (v->ninst == v->maxinst) {
@@ -465,6 +471,7 @@ var_adopt(variable_t *to, variable_t *from)
     free(to->inst);
     free(to->heads);
     to->inst = from->inst;
+    to->idbase = from->idbase;
     to->ninst = from->ninst;
     to->maxinst = from->maxinst;
     to->heads = from->heads;
@@ -486,9 +493,38 @@ var_adopt(variable_t *to, variable_t *from)
  * changed is left alone: it is only cleared once var_end() has rebuilt
  * the set, so instances put outside a snapshot are not lost from it.
  */
+/*
+ * Give up every slot and start ids again above the last one used: the
+ * keys of the coming snapshot get new ids, and no old id is reused (until
+ * the id space wraps, after 2^31 ids).
+ */
+static void
+var_renumber(variable_t *v)
+{
+    long	next = (long)v->idbase + v->ninst;
+    int		i;
+
+    for (i = 0; i < v->ninst; i++) {
+	if (v->type == PM_TYPE_STRING)
+	    free(v->inst[i].value.str);
+	free(v->inst[i].name);
+    }
+    for (i = 0; i < v->nheads; i++)
+	v->heads[i] = -1;
+    v->ninst = 0;
+    v->nset = 0;
+    v->first = v->last = -1;
+    v->changed = 1;
+    v->idbase = next + v->max_inst > INT_MAX ? 0 : (int)next;
+    v->renumber = 0;
+    v->renumbered++;
+}
+
 void
 var_begin(variable_t *v)
 {
+    if (v->renumber)
+	var_renumber(v);
     v->gen++;
     v->nput = 0;
     v->last = -1;
@@ -499,8 +535,8 @@ static int
 var_cmp_hist(const void *a, const void *b, void *arg)
 {
     const variable_t	*v = arg;
-    const var_inst_t	*x = &v->inst[((const pmdaInstid *)a)->i_inst];
-    const var_inst_t	*y = &v->inst[((const pmdaInstid *)b)->i_inst];
+    const var_inst_t	*x = &v->inst[((const pmdaInstid *)a)->i_inst - v->idbase];
+    const var_inst_t	*y = &v->inst[((const pmdaInstid *)b)->i_inst - v->idbase];
     int			n = x->keylen < y->keylen ? x->keylen : y->keylen;
     int			c;
 
@@ -520,15 +556,11 @@ var_cmp_name(const void *a, const void *b)
 		  ((const pmdaInstid *)b)->i_name);
 }
 
-void
-var_end(variable_t *v)
+static void
+var_rebuild_set(variable_t *v)
 {
     pmdaInstid	*set;
     int		i, n;
-
-    /* every put was of an instance already active, and all of them were put */
-    if (v->single || (!v->changed && v->nput == v->nset))
-	return;
 
     for (i = 0, n = 0; i < v->ninst; i++) {
 	var_inst_t	*ip = &v->inst[i];
@@ -554,7 +586,7 @@ var_end(variable_t *v)
     }
     for (i = 0, n = 0; i < v->ninst; i++) {
 	if (v->inst[i].active) {
-	    v->set[n].i_inst = i;
+	    v->set[n].i_inst = v->idbase + i;
 	    v->set[n].i_name = v->inst[i].name;
 	    n++;
 	}
@@ -566,6 +598,25 @@ var_end(variable_t *v)
 	qsort(v->set, n, sizeof(*v->set), var_cmp_name);
     v->changed = 0;
     v->nput = n;
+}
+
+void
+var_end(variable_t *v)
+{
+    if (v->single)
+	return;
+    /* unless every put was of an instance already active, and all of them were put */
+    if (v->changed || v->nput != v->nset)
+	var_rebuild_set(v);
+    /*
+     * Keys were dropped at max_inst, yet at most half of it are live:
+     * most slots hold keys long gone, so the next snapshot starts afresh.
+     */
+    if (v->capped) {
+	v->capped = 0;
+	if (v->nset <= v->max_inst / 2)
+	    v->renumber = 1;
+    }
 }
 
 /* numbers arrive as text from F4 on: an optional '-' and 1..20 digits */
@@ -946,6 +997,8 @@ var_atom(const variable_t *v, const var_value_t *val, pmAtomValue *atom)
 int
 var_fetch(const variable_t *v, unsigned int inst, pmAtomValue *atom)
 {
+    int		i;
+
     if (v->single) {
 	if (v->func == VAR_FUNC_OUTPUT) {
 	    /* the output always has a value, empty before the first print */
@@ -957,16 +1010,18 @@ var_fetch(const variable_t *v, unsigned int inst, pmAtomValue *atom)
 	var_atom(v, &v->value, atom);
 	return PMDA_FETCH_STATIC;
     }
-    if (inst >= (unsigned int)v->ninst || !v->inst[inst].active)
+    if ((i = var_index(v, (int)inst)) < 0 || !v->inst[i].active)
 	return PMDA_FETCH_NOVALUES;
-    var_atom(v, &v->inst[inst].value, atom);
+    var_atom(v, &v->inst[i].value, atom);
     return PMDA_FETCH_STATIC;
 }
 
 const char *
 var_inst_name(const variable_t *v, int inst)
 {
-    if (inst < 0 || inst >= v->ninst)
+    int		i;
+
+    if ((i = var_index(v, inst)) < 0)
 	return NULL;
-    return v->inst[inst].name;
+    return v->inst[i].name;
 }

@@ -80,8 +80,9 @@ typedef struct variable {
     int			have_value;
     var_value_t		value;
 
-    /* instances, indexed by instance id */
+    /* instances: inst[i] has instance id idbase + i */
     var_inst_t		*inst;
+    int			idbase;
     int			ninst;
     int			maxinst;
     int			*heads;		/* hash heads, nheads is a power of 2 */
@@ -101,10 +102,22 @@ typedef struct variable {
     /* limits and their counters */
     int			max_inst;	/* new keys beyond this are dropped */
     uint64_t		dropped;	/* keys dropped by max_inst */
+    int			capped;		/* this snapshot dropped keys */
+    int			renumber;	/* the next snapshot starts a new id space */
+    unsigned		renumbered;	/* new id spaces started */
     size_t		max_output;	/* @output: bytes kept */
     int			retain_lines;	/* @output: table-retain-lines, -1 if none */
     size_t		outlen;		/* @output: strlen(value.str) */
 } variable_t;
+
+/* the slot in v->inst of instance id inst, -1 when there is none */
+static inline int
+var_index(const variable_t *v, int inst)
+{
+    long	i = (long)inst - v->idbase;
+
+    return i >= 0 && i < v->ninst ? (int)i : -1;
+}
 
 /* Set up a variable (name with '@', func, keyed, is-string, stacks-keyed). */
 int var_init(variable_t *v, const char *name, var_func_t func, int keyed,

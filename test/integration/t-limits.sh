@@ -107,6 +107,17 @@ rm -f "$T/autostart/zextra.bt"
 check "max_scripts: a freed place can be registered" wait_until 15 register 'interval:ms:100 { @y = count(); }'
 check_match "max_scripts: the new script is starting" '"status": "(starting|started)"' "$(cat "$T/answer")"
 check "max_scripts: the agent lives" pmi bpftrace.info.scripts_json
+# max_instances counts every key a map has had: when its keys come and go
+# (pids), ids start again above the old ones rather than every new key
+# being dropped for good once 5 have been seen
+rm -f "$T/autostart/output.bt"
+drop churn <<'BT'
+// one key at a time, a new one at every print
+interval:ms:100 { delete(@k[@i - 1]); @k[@i] = 1; @i = @i + 1; }
+BT
+check "max_instances: a map whose keys come and go is served past the cap (ids above 4)" \
+    wait_until 30 bash -c "pminfo -h $HOST -f bpftrace.scripts.churn.data.k | grep -Eq 'inst \[([5-9]|[1-9][0-9]+) or'"
+note "churn: $(pminfo -h $HOST -f bpftrace.scripts.churn.data.k | grep 'inst \[') dropped_keys $(num bpftrace.scripts.churn.dropped_keys)"
 stop_pmcd
 
 # ---- 2: a flood under max_throughput does not slow anybody down

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <string.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
@@ -23,7 +24,7 @@ inst_id(const variable_t *v, const char *name)
 
     for (i = 0; i < v->ninst; i++)
 	if (strcmp(v->inst[i].name, name) == 0)
-	    return i;
+	    return v->idbase + i;
     return -1;
 }
 
@@ -254,6 +255,93 @@ test_cap(void **state)
     assert_string_equal(set_names(&v), "b");
     assert_int_equal(var_fetch(&v, inst_id(&v, "b"), &atom), PMDA_FETCH_STATIC);
     assert_int_equal(atom.ull, 20);
+    var_free(&v);
+}
+
+/* a snapshot where keys may be dropped at the cap */
+static void
+snap_capped(variable_t *v, const char *const *keys, int n)
+{
+    int		i;
+
+    var_begin(v);
+    for (i = 0; i < n; i++)
+	(void)var_put_u64(v, keys[i], i + 1);
+    var_end(v);
+}
+
+/*
+ * max_inst counts every key a variable has had: when it drops keys while
+ * at most half of it are live, the next snapshot starts a new id space.
+ */
+static void
+test_cap_renumber(void **state)
+{
+    static const char *const abcd[] = { "a", "b", "c", "d" };
+    static const char *const abce[] = { "a", "b", "c", "e" };
+    static const char *const e[] = { "e" };
+    static const char *const ea[] = { "e", "a" };
+    variable_t		v;
+    pmAtomValue		atom;
+
+    /* most keys live: new ones are dropped, ids stay */
+    var_init(&v, "@m", VAR_FUNC_COUNT, 1, 0, 0);
+    v.max_inst = 4;
+    snap_capped(&v, abcd, 4);
+    snap_capped(&v, abce, 4);
+    assert_int_equal(v.dropped, 1);
+    snap_capped(&v, abce, 4);
+    assert_int_equal(v.dropped, 2);
+    assert_string_equal(set_names(&v), "a|b|c");
+    assert_int_equal(inst_id(&v, "a"), 0);
+    assert_int_equal(v.renumbered, 0);
+
+    /* the keys come and go (pids): the cap is hit with one key live */
+    snap_capped(&v, e, 1);
+    assert_int_equal(v.dropped, 3);
+    assert_string_equal(set_names(&v), "");
+    snap_capped(&v, ea, 2);
+    assert_int_equal(v.dropped, 3);
+    assert_int_equal(v.renumbered, 1);
+    assert_string_equal(set_names(&v), "a|e");
+    assert_int_equal(inst_id(&v, "e"), 4);	/* above every old id */
+    assert_int_equal(inst_id(&v, "a"), 5);	/* a new id, not a's old 0 */
+    assert_int_equal(var_fetch(&v, 0, &atom), PMDA_FETCH_NOVALUES);
+    assert_null(var_inst_name(&v, 0));
+    assert_null(var_inst_name(&v, 3));
+    assert_string_equal(var_inst_name(&v, 4), "e");
+    assert_int_equal(var_fetch(&v, 5, &atom), PMDA_FETCH_STATIC);
+    assert_int_equal(atom.ull, 2);
+    assert_int_equal(v.set[0].i_inst, 5);	/* the set pmdaIndom serves */
+    var_free(&v);
+
+    /* strings are freed with their slots (ASan and valgrind check it) */
+    var_init(&v, "@s", VAR_FUNC_ASSIGN, 1, 1, 0);
+    v.max_inst = 2;
+    var_begin(&v);
+    var_put_str(&v, "a", "x", 1);
+    var_put_str(&v, "b", "y", 1);
+    var_end(&v);
+    var_begin(&v);
+    assert_true(var_put_str(&v, "c", "z", 1) < 0);
+    var_end(&v);
+    var_begin(&v);
+    assert_int_equal(var_put_str(&v, "c", "z", 1), 0);
+    var_end(&v);
+    assert_int_equal(inst_id(&v, "c"), 2);
+    assert_int_equal(var_fetch(&v, 2, &atom), PMDA_FETCH_STATIC);
+    assert_string_equal(atom.cp, "z");
+    var_free(&v);
+
+    /* near the top of the id space, ids start again from 0 */
+    var_init(&v, "@m", VAR_FUNC_COUNT, 1, 0, 0);
+    v.max_inst = 4;
+    v.idbase = INT_MAX - 5;
+    snap_capped(&v, abcd, 4);
+    assert_int_equal(inst_id(&v, "d"), INT_MAX - 2);
+    snap_capped(&v, e, 1);
+    snap_capped(&v, e, 1);
+    assert_int_equal(inst_id(&v, "e"), 0);
     var_free(&v);
 }
 
@@ -635,6 +723,7 @@ main(void)
 	cmocka_unit_test(test_hist_order),
 	cmocka_unit_test(test_stats_instances),
 	cmocka_unit_test(test_cap),
+	cmocka_unit_test(test_cap_renumber),
 	cmocka_unit_test(test_singular),
 	cmocka_unit_test(test_keyed_values),
 	cmocka_unit_test(test_reset),
