@@ -557,6 +557,20 @@ test_inotify(void **state)
     assert_int_equal(f->events[0].ev, WATCH_REMOVED);
 }
 
+/*
+ * A script written into dir wakes the watch, and the scan reports it
+ * added, under the path seen_as (dir itself, or a symlink to it).
+ */
+static void
+expect_added(fixture_t *f, const char *dir, const char *seen_as,
+	const char *file, const char *name, const char *text)
+{
+    put(dir, file, text, 0644);
+    assert_int_equal(watch_read(&f->w), 1);
+    assert_int_equal(scan(f), 1);
+    assert_event(f, 0, WATCH_ADDED, at(seen_as, file), name, text);
+}
+
 /* a folder that is missing at first is picked up by a later scan */
 static void
 test_folder_appears(void **state)
@@ -593,10 +607,7 @@ test_folder_appears(void **state)
     assert_int_equal(f->events[1].ev, WATCH_REMOVED);
     assert_int_equal(mkdir(late, 0755), 0);
     assert_int_equal(scan(f), 0);
-    put(late, "n.bt", "N", 0644);
-    assert_int_equal(watch_read(&f->w), 1);
-    assert_int_equal(scan(f), 1);
-    assert_event(f, 0, WATCH_ADDED, at(late, "n.bt"), "n", "N");
+    expect_added(f, late, late, "n.bt", "n", "N");
     /* changes in the moved folder are no concern any more */
     put(moved, "o.bt", "O", 0644);
     assert_int_equal(watch_read(&f->w), 0);
@@ -645,14 +656,8 @@ test_path_leads_elsewhere(void **state)
     assert_int_equal(watch_read(&f->w), 0);
 
     assert_int_equal(scan(f), 0);
-    put(dir, "n.bt", "N", 0644);
-    assert_int_equal(watch_read(&f->w), 1);
-    assert_int_equal(scan(f), 1);
-    assert_event(f, 0, WATCH_ADDED, at(dir, "n.bt"), "n", "N");
-    put(b, "m.bt", "M", 0644);
-    assert_int_equal(watch_read(&f->w), 1);
-    assert_int_equal(scan(f), 1);
-    assert_event(f, 0, WATCH_ADDED, at(link, "m.bt"), "m", "M");
+    expect_added(f, dir, dir, "n.bt", "n", "N");
+    expect_added(f, b, link, "m.bt", "m", "M");
 
     /* the folders the paths left are not watched any more */
     put(olddir, "o.bt", "O", 0644);
