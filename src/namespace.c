@@ -368,7 +368,6 @@ ns_insert(pmdaNameSpace *tree, pmID pmid, const char *fmt, ...)
 {
     char	name[512];
     va_list	ap;
-
     int		sts;
 
     va_start(ap, fmt);

@@ -370,6 +370,8 @@ script_program(const script_t *s, size_t *lenp)
     return prog;
 }
 
+static void script_schedule_restart(script_t *, const char *);
+
 /*
  * bpftrace could not even be started (no pipe, no fork, no memory: the
  * agent is short of descriptors, processes or memory for now).  A
@@ -377,8 +379,6 @@ script_program(const script_t *s, size_t *lenp)
  * it starts once the shortage is over; a registered one reports the
  * error to the client that registered it.
  */
-static void script_schedule_restart(script_t *, const char *);
-
 static int
 script_start_failed(script_t *s, int sts)
 {
