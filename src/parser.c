@@ -85,25 +85,6 @@ parse_buf_reserve(parse_buf_t *b, size_t n)
     return p;
 }
 
-/* offset of the first byte to replace (NUL too: names are C strings) */
-static size_t
-parse_utf8_check(const char *str, size_t len)
-{
-    const unsigned char	*s = (const unsigned char *)str;
-    size_t		i = 0, n;
-
-    while (i < len) {
-	if (s[i] >= 0x01 && s[i] < 0x80) {
-	    i++;
-	    continue;
-	}
-	if ((n = utf8_seq(s + i, len - i)) == 0)
-	    return i;
-	i += n;
-    }
-    return len;
-}
-
 /* copy s to d making it valid UTF-8; returns the bytes written (<= len) */
 static size_t
 parse_utf8_copy(char *d, const char *str, size_t len)
@@ -140,7 +121,8 @@ parse_clean(parse_buf_t *b, const char *s, size_t len, const char *suffix,
     size_t	o;
     char	*d;
 
-    if (suffix == NULL && parse_utf8_check(s, len) == len) {
+    /* NUL is replaced too: names are C strings */
+    if (suffix == NULL && utf8_text_ok(s, len)) {
 	*outlen = len;
 	return s;
     }

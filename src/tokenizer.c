@@ -253,29 +253,6 @@ tok_valid_varname(const char *s, size_t len)
     return 1;
 }
 
-/*
- * Strict UTF-8 (no overlong forms, no surrogates, nothing above
- * U+10FFFF) and no NUL: the script goes to bpftrace as a C string and
- * its names end up in PMNS and JSON, where either would be trouble.
- */
-static int
-tok_utf8_ok(const unsigned char *s, size_t len)
-{
-    size_t	i = 0, n;
-
-    while (i < len) {
-	if (s[i] == 0)
-	    return 0;
-	if (s[i] < 0x80)
-	    i++;
-	else if ((n = utf8_seq(s + i, len - i)) == 0)
-	    return 0;
-	else
-	    i += n;
-    }
-    return 1;
-}
-
 static int
 tok_in_table(const char *const *table, const char *s, size_t len)
 {
@@ -1011,7 +988,11 @@ tok_script(const char *text, size_t len, tok_result_t *res,
     st.errbuf = errbuf;
     st.errlen = errlen;
 
-    if (!tok_utf8_ok((const unsigned char *)st.text, st.len)) {
+    /*
+     * Strict UTF-8 and no NUL: the script goes to bpftrace as a C string
+     * and its names end up in PMNS and JSON, where either would be trouble.
+     */
+    if (!utf8_text_ok(st.text, st.len)) {
 	sts = tok_error(&st, PM_ERR_CONV, "script is not valid UTF-8 text");
 	goto out;
     }

@@ -34,3 +34,20 @@ utf8_seq(const unsigned char *s, size_t len)
 	    return 0;
     return need + 1;
 }
+
+int
+utf8_text_ok(const char *str, size_t len)
+{
+    const unsigned char	*s = (const unsigned char *)str;
+    size_t		i = 0, n;
+
+    while (i < len) {
+	if (s[i] >= 0x01 && s[i] < 0x80)
+	    i++;
+	else if ((n = utf8_seq(s + i, len - i)) != 0)
+	    i += n;
+	else
+	    return 0;
+    }
+    return 1;
+}

@@ -16,4 +16,7 @@
  */
 size_t utf8_seq(const unsigned char *s, size_t len);
 
+/* 1 when all len bytes at s are valid UTF-8 text with no NUL, else 0 */
+int utf8_text_ok(const char *s, size_t len);
+
 #endif /* BPFTRACE_UTF8_H */
