@@ -135,8 +135,7 @@ fetch_fill(const variable_t *v, pmID pmid, char *p, const pmProfile *prof)
     pmValueSet		*vs = (pmValueSet *)p;
     pmValueBlock	hdr;
     char		*blk = p + fetch_vset_size(v->nset);
-    int			i, j = 0, id, x, n = v->nset, ninst = v->ninst;
-    int			base = v->idbase;	/* id of inst[0] */
+    int			i, j = 0, id, x, n = v->nset;
     int			mode = fetch_profile(prof, v->indom, &ip);
 
     vs->pmid = pmid;
@@ -149,8 +148,7 @@ fetch_fill(const variable_t *v, pmID pmid, char *p, const pmProfile *prof)
 	hdr.vlen = PM_VAL_HDR_SIZE + sizeof(uint64_t);
 	for (i = 0; i < n; i++) {
 	    id = set[i].i_inst;
-	    x = id - base;
-	    if (x < 0 || x >= ninst || !inst[x].active ||
+	    if ((x = var_index(v, id)) < 0 || !inst[x].active ||
 		(mode < 0 && !fetch_in_profile(ip, id)))
 		continue;
 	    memcpy(blk, &hdr, PM_VAL_HDR_SIZE);
@@ -168,8 +166,7 @@ fetch_fill(const variable_t *v, pmID pmid, char *p, const pmProfile *prof)
 	    size_t		len;
 
 	    id = set[i].i_inst;
-	    x = id - base;
-	    if (x < 0 || x >= ninst || !inst[x].active ||
+	    if ((x = var_index(v, id)) < 0 || !inst[x].active ||
 		(mode < 0 && !fetch_in_profile(ip, id)))
 		continue;
 	    str = inst[x].value.str ? inst[x].value.str : "";
