@@ -517,7 +517,6 @@ var_renumber(variable_t *v)
     v->changed = 1;
     v->idbase = next + v->max_inst > INT_MAX ? 0 : (int)next;
     v->renumber = 0;
-    v->renumbered++;
 }
 
 void

@@ -104,7 +104,6 @@ typedef struct variable {
     uint64_t		dropped;	/* keys dropped by max_inst */
     int			capped;		/* this snapshot dropped keys */
     int			renumber;	/* the next snapshot starts a new id space */
-    unsigned		renumbered;	/* new id spaces started */
     size_t		max_output;	/* @output: bytes kept */
     int			retain_lines;	/* @output: table-retain-lines, -1 if none */
     size_t		outlen;		/* @output: strlen(value.str) */

@@ -294,7 +294,7 @@ test_cap_renumber(void **state)
     assert_int_equal(v.dropped, 2);
     assert_string_equal(set_names(&v), "a|b|c");
     assert_int_equal(inst_id(&v, "a"), 0);
-    assert_int_equal(v.renumbered, 0);
+    assert_int_equal(v.idbase, 0);		/* no new id space */
 
     /* the keys come and go (pids): the cap is hit with one key live */
     snap_capped(&v, e, 1);
@@ -302,7 +302,7 @@ test_cap_renumber(void **state)
     assert_string_equal(set_names(&v), "");
     snap_capped(&v, ea, 2);
     assert_int_equal(v.dropped, 3);
-    assert_int_equal(v.renumbered, 1);
+    assert_int_equal(v.idbase, 4);		/* a new id space, above ids 0..3 */
     assert_string_equal(set_names(&v), "a|e");
     assert_int_equal(inst_id(&v, "e"), 4);	/* above every old id */
     assert_int_equal(inst_id(&v, "a"), 5);	/* a new id, not a's old 0 */
