@@ -160,6 +160,18 @@ watch_root_only(const char *path, char *why, size_t whylen)
     return watch_root_only_stat(&st, watch_has_acl(path, -1), path, why, whylen);
 }
 
+/* the first folder watched through wd, -1 for none (a watch already dropped) */
+static int
+watch_dir_of(const watch_t *w, int wd)
+{
+    int		i;
+
+    for (i = 0; i < w->ndirs; i++)
+	if (w->wd[i] == wd)
+	    return i;
+    return -1;
+}
+
 /*
  * Watch whatever folder lives at dirs[i] now.  A watch follows the inode,
  * and the path can come to lead elsewhere with no event on that inode: a
@@ -171,18 +183,14 @@ watch_root_only(const char *path, char *why, size_t whylen)
 static int
 watch_add(watch_t *w, int i)
 {
-    int		wd, old = w->wd[i], j;
+    int		wd, old = w->wd[i];
 
     if (w->fd < 0)
 	return -1;
     wd = inotify_add_watch(w->fd, w->dirs[i], WATCH_MASK | IN_ONLYDIR);
     w->wd[i] = wd;
-    if (old >= 0 && old != wd) {
-	for (j = 0; j < w->ndirs; j++)
-	    if (w->wd[j] == old)
-		return wd;
+    if (old >= 0 && old != wd && watch_dir_of(w, old) < 0)
 	inotify_rm_watch(w->fd, old);
-    }
     return wd;
 }
 
@@ -238,10 +246,7 @@ watch_event(watch_t *w, const struct inotify_event *ev)
 
     if (ev->mask & IN_Q_OVERFLOW)
 	return 1;		/* events were lost: anything may have changed */
-    for (i = 0; i < w->ndirs; i++)
-	if (w->wd[i] == ev->wd)
-	    break;
-    if (i == w->ndirs)
+    if ((i = watch_dir_of(w, ev->wd)) < 0)
 	return 0;		/* a watch already dropped */
     if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
 	/*
