@@ -520,6 +520,16 @@ parse_find_var(parse_target_t *t, const char *name)
     return NULL;
 }
 
+/* variable i's unparsed print, if any, will never be parsed */
+static void
+parse_unpend(parse_target_t *t, int i)
+{
+    if (t->pending != NULL && t->pending[i].have) {
+	t->pending[i].have = 0;
+	t->npending--;
+    }
+}
+
 /* a new tick of the print block: keyed variables not printed since the last one are empty */
 static void
 parse_tick(parse_target_t *t)
@@ -531,10 +541,7 @@ parse_tick(parse_target_t *t)
 	v = &t->vars[i];
 	if (!v->single && v->gen == v->tickmark) {
 	    /* a print deferred before the last tick is out of date too */
-	    if (t->pending && t->pending[i].have) {
-		t->pending[i].have = 0;
-		t->npending--;
-	    }
+	    parse_unpend(t, i);
 	    if (v->nset > 0) {
 		var_begin(v);
 		var_end(v);
@@ -1770,10 +1777,7 @@ parse_offer(parse_target_t *t, char *line, size_t len)
 	    t->pending_bytes - pp->size + len + 1 <= t->max_pending)
 	    p = malloc(len + 1);
 	if (p == NULL) {
-	    if (pp->have) {
-		pp->have = 0;
-		t->npending--;
-	    }
+	    parse_unpend(t, index);
 	    return parse_line(t, line, len);
 	}
 	free(pp->line);
