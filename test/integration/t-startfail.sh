@@ -15,6 +15,9 @@
 start_pmcd || exit 1
 apid=$(agent_pid)
 check "agent runs" test -n "$apid"
+# at start-up the agent also lists the probes with "bpftrace -l": its
+# pipes come and go, so wait for it to end before counting descriptors
+check "the probe lister has ended" wait_until 60 bash -c "! pgrep -P $apid >/dev/null"
 open=$(ls /proc/"$apid"/fd 2>/dev/null | sort -n | tr '\n' ' ')
 note "agent descriptors without scripts: $open"
 stop_pmcd
