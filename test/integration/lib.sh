@@ -58,6 +58,15 @@ wait_until() {
     return 1
 }
 
+# exited PID: PID is a process id (not empty, not 0) and that process has
+# ended (gone, or a zombie nobody has reaped yet)
+exited() {
+    local st
+    [[ "${1:-}" =~ ^[1-9][0-9]*$ ]] || return 1
+    st=$(ps -o stat= -p "$1" 2>/dev/null)
+    [ -z "$st" ] || [[ "$st" == Z* ]]
+}
+
 # the PCP tools against the private pmcd
 pmi()   { pminfo -h "$HOST" "$@"; }
 pst()   { pmstore -h "$HOST" "$@"; }
@@ -72,9 +81,10 @@ instances() {
     pminfo -h "$HOST" -f "$1" 2>/dev/null | sed -n 's/^    inst \[[0-9]* or "\(.*\)"\] value \(.*\)$/\1=\2/p'
 }
 
-# write a drop-in script owned by root, mode 644: drop NAME < text
+# write a drop-in script owned by root, mode 644 unless MODE says otherwise;
+# it appears in the folder whole, with its mode: drop NAME [MODE] < text
 drop() {
-    cat > "$T/autostart/$1.bt.tmp" && chmod 644 "$T/autostart/$1.bt.tmp" &&
+    cat > "$T/autostart/$1.bt.tmp" && chmod "${2:-644}" "$T/autostart/$1.bt.tmp" &&
 	mv "$T/autostart/$1.bt.tmp" "$T/autostart/$1.bt"
 }
 
@@ -171,4 +181,16 @@ finish() {
     echo "# $TESTS_PASSED passed, $TESTS_FAILED failed"
     [ "$TESTS_FAILED" -eq 0 ]
 }
-trap 'rc=$?; finish; frc=$?; [ $rc -ne 0 ] && echo "not ok - the test exited with status $rc"; exit $(( rc ? rc : frc ))' EXIT
+# at_exit FUNCTION: run FUNCTION at exit, before finish() (e.g. to stop a
+# pmlogger or pmproxy the test started).  A test that exits early with a
+# non-zero status fails, whatever its checks said so far.
+EXIT_HOOKS=()
+at_exit() { EXIT_HOOKS+=("$1"); }
+on_exit() {
+    local rc=$1 frc h
+    for h in "${EXIT_HOOKS[@]}"; do "$h"; done
+    finish; frc=$?
+    [ "$rc" -ne 0 ] && not_ok "the test exited with status $rc"
+    return $(( rc ? rc : frc ))
+}
+trap 'on_exit $?; exit $?' EXIT

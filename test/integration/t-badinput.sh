@@ -31,7 +31,7 @@ drop tick <<'BT'
 interval:ms:100 { @n = count(); }
 BT
 mkdir -p "$T/outside"
-printf 'interval:ms:100 { @n = count(); }\n' > "$T/outside/evil.bt"
+printf '// evil_marker\ninterval:ms:100 { @n = count(); }\n' > "$T/outside/evil.bt"
 chmod 644 "$T/outside/evil.bt"
 ln -s "$T/outside/evil.bt" "$T/autostart/evil.bt"
 ln -s ../outside/evil.bt "$T/autostart/relative.bt"
@@ -142,10 +142,15 @@ check "... with a logged reason" grep -q "Skipping autostart script $T/autostart
 check "dangling symlink is refused with a logged reason" grep -q "Skipping autostart script $T/autostart/dangling.bt: cannot resolve symlink" "$T/bpftrace.log"
 check "symlink inside the folder is accepted" wait_until 10 started alias
 check "symlink to a symlink inside the folder is accepted" wait_until 10 started chain
-check "evil.bt's text never ran" bash -c "! pminfo -h $HOST -f bpftrace.info.scripts | grep -q evil"
+evil_never_ran() {
+    check "$1" bash -c "pminfo -h $HOST -f bpftrace.info.scripts | grep -q tick_marker &&
+	! pminfo -h $HOST -f bpftrace.info.scripts | grep -q evil_marker"
+}
+evil_never_ran "evil.bt's text is no script's code"
 # a symlink swapped to lead outside while the agent runs
 rm -f "$T/autostart/alias.bt"
 ln -s "$T/outside/evil.bt" "$T/autostart/alias.bt"
 check "symlink changed to lead outside: its script goes" wait_until 15 bash -c "! pminfo -h $HOST bpftrace.scripts.alias >/dev/null 2>&1"
 check "... with a logged reason" grep -q "Skipping autostart script $T/autostart/alias.bt: symlink to $T/outside/evil.bt leads outside" "$T/bpftrace.log"
+evil_never_ran "evil.bt's text is still no script's code"
 check "agent still answers" pmi bpftrace.info.scripts_json

@@ -143,7 +143,7 @@ pid1=$(value bpftrace.scripts.ss.pid)
 out=$(pst -F bpftrace.control.stop ss 2>&1)
 check_eq "pmstore -F stop prints upstream's answer" 'bpftrace.control.stop old value="{}" new value="{"success": "true"}"' "$out"
 check "stopped script reaches status stopped" wait_until 15 status_is ss stopped
-check "its bpftrace exited" wait_until 5 bash -c "! kill -0 $pid1 2>/dev/null"
+check "its bpftrace exited" wait_until 5 exited "$pid1"
 check "a stopped script keeps its metrics" pmi bpftrace.scripts.ss.data.n
 check_eq "scripts_json says stopped" "stopped" "$(jq -r ".[] | select(.script_id == \"$ss_id\") | .state.status" <<<"$(value bpftrace.info.scripts_json)")"
 control start ss
@@ -179,7 +179,7 @@ out=$(pst -F bpftrace.control.deregister "$byid_id" 2>&1)
 check_eq "deregister a named script by its id" 'bpftrace.control.deregister old value="{}" new value="{"success": "true"}"' "$out"
 check "its metrics are gone" gone bpftrace.scripts.byid.data.n
 check_match "pminfo says Unknown metric name" "Unknown metric name" "$(pmi bpftrace.scripts.byid.data.n 2>&1)"
-check "its bpftrace is stopped" wait_until 15 bash -c "! kill -0 $byid_pid 2>/dev/null"
+check "its bpftrace is stopped" wait_until 15 exited "$byid_pid"
 control deregister stk
 check_eq "deregister by name" '{"success": "true"}' "$ANSWER"
 check "stk is gone" gone bpftrace.scripts.stk
@@ -229,7 +229,7 @@ for i in $(seq 1 14); do	# 7 s: more than twice the expiry time
 done
 check "unnamed script not fetched expired" gone bpftrace.scripts.$idle
 check "expiry logged as upstream does" grep -q "deregistering script $idle .*(wasn't requested in the last 3 seconds)" "$T/bpftrace.log"
-check "expired script's bpftrace is stopped" wait_until 15 bash -c "! kill -0 $idle_pid 2>/dev/null"
+check "expired script's bpftrace is stopped" wait_until 15 exited "$idle_pid"
 check "fetching scripts_json does not keep a script alive" gone bpftrace.scripts.$jsononly
 check "unnamed script whose data is fetched survives" has_data bpftrace.scripts.$busy.data.b
 check "named script never expires" has_data bpftrace.scripts.keeper.data.k

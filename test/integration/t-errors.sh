@@ -28,4 +28,6 @@ interval:ms:100 { @n = count(); }
 BT
 check "missing bpftrace: status error" wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.missing.status | grep -q error"
 check_match "missing bpftrace: the reason" "cannot execute bpftrace.*No such file" "$(value bpftrace.scripts.missing.error)"
-check_eq "agent still answers" "[]" "$(value bpftrace.info.tracepoints >/dev/null; pminfo -h $HOST -f bpftrace.info.scripts_json | grep -q 'missing' && echo '[]')"
+check "agent still answers (tracepoints, and scripts_json with the script)" bash -c \
+    "pminfo -h $HOST -f bpftrace.info.tracepoints | grep -q '^    value ' &&
+     pminfo -h $HOST -f bpftrace.info.scripts_json | grep -q '\"name\": *\"missing\"'"

@@ -8,6 +8,12 @@
 MAP=$T/var/config/pmda/151.clusters
 pmid_of() { pminfo -h "$HOST" -m "$1" 2>/dev/null | awk '{print $3}'; }
 cluster_of() { pmid_of "$1" | cut -d. -f2; }
+# distinct A B...: all non-empty (the metrics exist) and all different
+distinct() {
+    local a
+    for a in "$@"; do [ -n "$a" ] || return 1; done
+    [ "$(printf '%s\n' "$@" | sort -u | wc -l)" -eq $# ]
+}
 reg() { pmstore -h "$HOST" bpftrace.control.register "$1" >/dev/null 2>&1; }
 dereg() { pmstore -h "$HOST" bpftrace.control.deregister "$1" >/dev/null 2>&1; }
 restart() {
@@ -48,16 +54,16 @@ check_eq "named script keeps its PMID across restarts" "$a1" "$(pmid_of bpftrace
 check_eq "...for each variable, whatever their order" "$b1" "$(pmid_of bpftrace.scripts.alpha.data.b)"
 check_eq "...and for its state metrics" "$st1" "$(pmid_of bpftrace.scripts.alpha.status)"
 c=$(pmid_of bpftrace.scripts.alpha.data.c)
-check "a new variable gets a new item" bash -c "[ -n '$c' ] && [ '$c' != '$a1' ] && [ '$c' != '$b1' ]"
-check "a new name gets a cluster of its own" bash -c \
-    "[ '$(cluster_of bpftrace.scripts.beta.data.z)' != '$(cluster_of bpftrace.scripts.alpha.data.a)' ] && [ '$(cluster_of bpftrace.scripts.beta.data.z)' != '$(cluster_of bpftrace.scripts.dropped.data.d)' ]"
+check "a new variable gets a new item" distinct "$c" "$a1" "$b1"
+check "a new name gets a cluster of its own" distinct "$(cluster_of bpftrace.scripts.beta.data.z)" \
+    "$(cluster_of bpftrace.scripts.alpha.data.a)" "$(cluster_of bpftrace.scripts.dropped.data.d)"
 
 # a deregistered name keeps its cluster for when it comes back
 alpha_cluster=$(cluster_of bpftrace.scripts.alpha.data.a)
 dereg alpha
 reg '// name: gamma
 interval:ms:100 { @g = count(); }'
-check "a newcomer does not take a saved name's cluster" bash -c "[ '$(cluster_of bpftrace.scripts.gamma.data.g)' != '$alpha_cluster' ]"
+check "a newcomer does not take a saved name's cluster" distinct "$(cluster_of bpftrace.scripts.gamma.data.g)" "$alpha_cluster"
 reg '// name: alpha
 interval:ms:100 { @a = count(); }'
 check_eq "a name registered again gets its PMIDs back" "$a1" "$(pmid_of bpftrace.scripts.alpha.data.a)"
@@ -65,19 +71,22 @@ check_eq "a name registered again gets its PMIDs back" "$a1" "$(pmid_of bpftrace
 # ---- unnamed scripts give their cluster back at once
 id=$(reg_id 'interval:ms:100 { @x = count(); }')
 c1=$(cluster_of bpftrace.scripts.$id.data.x)
+check_match "an unnamed script gets a cluster" '^[0-9]+$' "$c1"
 dereg "$id"
 check "deregistered unnamed script is gone" bash -c "! pminfo -h $HOST bpftrace.scripts.$id >/dev/null 2>&1"
 id2=$(reg_id 'interval:ms:100 { @y = count(); }')
 check_eq "the next unnamed script reuses its cluster" "$c1" "$(cluster_of bpftrace.scripts.$id2.data.y)"
 dereg "$id2"
-max=0
+max=0 got=0
 for i in $(seq 1 40); do
     id=$(reg_id 'interval:s:10 { @x = count(); }')
     c=$(cluster_of bpftrace.scripts.$id.data.x)
+    [ -n "$c" ] && got=$((got + 1))
     [ "${c:-0}" -gt "$max" ] && max=$c
     dereg "$id"
 done
-check "40 registrations in a row use no new clusters" bash -c "[ $max -le $c1 ]"
+check_eq "40 registrations in a row, each with a cluster" 40 "$got"
+check "...use no new clusters" [ "$max" -le "$c1" ]
 
 # ---- every cluster saved: the least recently used name gives its cluster
 stop_pmcd

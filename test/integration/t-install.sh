@@ -35,8 +35,8 @@ rm -f "$dir/autostart/zz_install_test.bt"
 
 check "Remove runs" bash -c "cd $dir && ./Remove >$T/remove.out 2>&1"
 check "Remove: metrics gone" grep -q "Check bpftrace metrics have gone away ... OK" "$T/remove.out"
-check "Remove leaves no bpftrace running" wait_until 10 bash -c "! kill -0 $pid 2>/dev/null"
-check "Remove stops the agent" wait_until 10 bash -c "! kill -0 $agent 2>/dev/null"
+check "Remove leaves no bpftrace running" wait_until 10 exited "$pid"
+check "Remove stops the agent" wait_until 10 exited "$agent"
 
 if [ $was_installed = 1 ]; then
     (cd "$dir" && ./Install </dev/null >/dev/null 2>&1)

@@ -14,7 +14,7 @@ interval:ms:100 { @keep = count(); @drop = count(); printf("tick\n"); }
 BT
 drop custom <<'BT'
 // custom-output-block
-interval:ms:100 { @c = count(); }
+interval:ms:100 { @c = count(); @hidden = count(); }
 interval:ms:300 { print(@c); }
 BT
 drop stacks <<'BT'
@@ -27,10 +27,6 @@ interval:ms:1000 {
     if (@t == 4) { delete(@k["a"]); }
     if (@t == 8) { @k["a"] = 5; }
 }
-BT
-drop cleared <<'BT'
-BEGIN { @gone["x"] = 1; @gone["y"] = 2; @t = 0; }
-interval:ms:1000 { @t = @t + 1; if (@t == 22) { clear(@gone); } }
 BT
 drop lazy <<'BT'
 // custom-output-block
@@ -67,6 +63,11 @@ check "include: @output exported" pmi bpftrace.scripts.only.data.output
 
 check "custom-output-block: the script's own print() feeds the metric" \
     wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.custom.data.c | grep -q 'value [1-9]'"
+# without the appended block nothing prints @hidden: the metric exists, with no value
+check "custom-output-block: an unprinted variable is still a metric" pmi bpftrace.scripts.custom.data.hidden
+sleep 1.5
+check "custom-output-block: no print block was appended (@hidden has no value)" \
+    bash -c "pminfo -h $HOST -f bpftrace.scripts.custom.data.hidden | grep -q 'No value'"
 
 if wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.stacks.data.s | grep -q 'inst '"; then
     ok "profile: kernel stacks become instances"
@@ -76,8 +77,13 @@ else
     if [ -n "$err" ]; then skip "profile probes unavailable here: $err"; else not_ok "profile: no stacks"; fi
 fi
 
-# bpftrace 0.17 prints nothing for an emptied map: the print block's tick tells
-check "cleared map shows its keys first" wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.cleared.data.gone | grep -q '\"y\"'"
+# bpftrace 0.17 prints nothing for an emptied map: the print block's tick tells.
+# Dropped in only now, so that the earlier waits cannot eat its 5 s.
+drop cleared <<'BT'
+BEGIN { @gone["x"] = 1; @gone["y"] = 2; @t = 0; }
+interval:ms:1000 { @t = @t + 1; if (@t == 5) { clear(@gone); } }
+BT
+check "cleared map shows its keys first" wait_until 15 bash -c "pminfo -h $HOST -f bpftrace.scripts.cleared.data.gone | grep -q '\"y\"'"
 check "keys of a cleared map leave the instance domain" \
     wait_until 30 bash -c "pminfo -h $HOST -f bpftrace.scripts.cleared.data.gone | grep -q 'No value'"
 

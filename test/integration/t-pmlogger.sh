@@ -12,7 +12,7 @@ stop_pmlogger() {
     wait "$PMLOGGER_PID" 2>/dev/null
     PMLOGGER_PID=
 }
-trap 'stop_pmlogger; finish; exit $?' EXIT
+at_exit stop_pmlogger
 status_is() { [ "$(value "bpftrace.scripts.$1.status")" = "$2" ]; }
 reg() { pmstore -h "$HOST" bpftrace.control.register "$1" >/dev/null 2>&1; }
 # values logged for METRIC in the archive (one per line)
@@ -53,6 +53,6 @@ check_eq "...under the PMID the agent gave it" "$late_pmid" "$(pminfo -a "$T/arc
 check_eq "the early script under its PMID" "$reg_pmids" "$(pminfo -a "$T/archive" -m bpftrace.scripts.early.data.e | awk '{print $3}')"
 vals=$(logged_values bpftrace.scripts.late.data.l)
 check "the mid-run script's values were logged" bash -c "[ \$(echo '$vals' | grep -c '^[1-9]') -ge 2 ]"
-check "its values grow (a counter)" bash -c "[ \"\$(echo '$vals' | grep '^[0-9]' | sort -n | tr '\n' ' ')\" = \"\$(echo '$vals' | grep '^[0-9]' | tr '\n' ' ')\" ]"
+check "its values never go down, and grow (a counter)" bash -c "echo '$vals' | awk 'NR == 1 { first = \$1 } NR > 1 && \$1 < prev { bad = 1 } { prev = \$1 } END { exit bad || prev <= first }'"
 check "histogram instances were logged" bash -c "pmdumplog '$T/archive' bpftrace.scripts.late.data.m | grep -q 'inst \[[0-9]* or \"4-7\"\]'"
 check_match "the archive's descriptor of the new metric" "64-bit unsigned int.*counter" "$(echo $(pminfo -a "$T/archive" -d bpftrace.scripts.late.data.l))"

@@ -14,7 +14,7 @@ stop_pmproxy() {
     wait "$PMPROXY_PID" 2>/dev/null
     PMPROXY_PID=
 }
-trap 'stop_pmproxy; finish; exit $?' EXIT
+at_exit stop_pmproxy
 
 # pmproxy's context setup reads pmcd.hostname: pmcd's own agent is needed
 WITH_PMCD_PMDA=1 start_pmcd || exit 1

@@ -21,7 +21,7 @@ check "the probe lister has ended" wait_until 60 bash -c "! pgrep -P $apid >/dev
 open=$(ls /proc/"$apid"/fd 2>/dev/null | sort -n | tr '\n' ' ')
 note "agent descriptors without scripts: $open"
 stop_pmcd
-wait_until 5 bash -c "! kill -0 $apid 2>/dev/null"
+wait_until 5 exited "$apid"
 
 # the lowest limit with 10 descriptor numbers free below it
 limit=0 free=0

@@ -420,6 +420,7 @@ test_bench_data(void **state)
     if (pair_dir(p, dir ? dir : "bench/data") == 0) {
 	pair_teardown(p);
 	free(p);
+	print_message("# skip: no recorded output in %s\n", dir ? dir : "bench/data");
 	skip();
     }
     pair_teardown(p);
