@@ -577,8 +577,11 @@ control_dropin(void *arg, watch_event_t ev, const char *path,
 	pmNotifyErr(LOG_INFO, "registering script from file %s...", path);
     s = script_create(text, len, name, "root", path);
     if (old) {
-	/* made before the old one goes, to take over its instance ids */
-	if (s != NULL)
+	/*
+	 * made before the old one goes, to take over its instance ids;
+	 * not when an edited "// name:" line renamed it (new metrics)
+	 */
+	if (s != NULL && strcmp(s->name, old->name) == 0)
 	    script_adopt(s, old);
 	pmNotifyErr(LOG_INFO, "%s: changed, stopping %s", path,
 			script_describe(old, desc, sizeof(desc)));

@@ -217,11 +217,16 @@ script_create(const char *code, size_t len, const char *name,
 	goto oom;
     }
 
-    /* the name: forced (drop-in file), annotation, else the id */
-    if (name)
-	s->name = strdup(name);
-    else if (s->meta.meta_name)
+    /*
+     * the name: the "// name:" annotation, else the one given (a drop-in
+     * file's stem), else the id.  The annotation wins over the stem as in
+     * the Python agent, so "foo.bt" saying "// name: biolatency" is
+     * bpftrace.scripts.biolatency.
+     */
+    if (s->meta.meta_name)
 	s->name = strdup(s->meta.meta_name);
+    else if (name)
+	s->name = strdup(name);
     else
 	s->name = strdup(s->id);
     if (s->name == NULL)

@@ -80,7 +80,8 @@ unsigned script_generation(void);
 /*
  * Make a script from text.  Returns NULL only when out of memory; a script
  * that cannot run comes back with status SCRIPT_ERROR and its error text.
- * name: forced metric name (drop-in files), or NULL (annotation, else id).
+ * name: the metric name when the text has no "// name:" annotation (a
+ * drop-in file's stem), or NULL (annotation, else the id).
  */
 script_t *script_create(const char *code, size_t len, const char *name,
 		const char *username, const char *path);
