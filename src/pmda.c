@@ -149,17 +149,15 @@ bpftrace_fetch(int numpmid, pmID *pmidlist, pmdaResult **resp, pmdaExt *pmda)
     /*
      * Map prints wait unparsed until a fetch asks for them (parse_offer):
      * parse those of the scripts fetched, then hand pmdaFetch the
-     * instance domains that parsing may have changed.  A fetch of a
-     * script's data also keeps it from expiring.
+     * instance domains that parsing may have changed.  A fetch of any
+     * of a script's metrics (data or state, as in the Python agent, whose
+     * refresh touches every cluster fetched) keeps it from expiring.
      */
     for (i = 0; i < numpmid; i++) {
-	unsigned int item = pmID_item(pmidlist[i]);
-
 	if ((s = ns_script(pmID_cluster(pmidlist[i]))) == NULL)
 	    continue;
 	script_flush(s);
-	if (item >= NS_SCRIPT_FIRST_VAR && item <= NS_SCRIPT_MAX_VAR)
-	    script_touch(s);
+	script_touch(s);
     }
     ns_refresh_indoms(pmda);
     return fetch_values(numpmid, pmidlist, resp, pmda);
