@@ -379,6 +379,12 @@ tok_meta_include(tok_state_t *st, const char *value)
 	    tok_free_include(items, i);
 	    return tok_nomem(st);
 	}
+	if (items[i][0] == '\0' && n > 1) {
+	    /* "@a,,@b" or a trailing comma: nothing to include, as upstream */
+	    free(items[i]);
+	    n--;
+	    continue;
+	}
 	if (!tok_valid_varname(items[i], strlen(items[i]))) {
 	    tok_free_include(items, i + 1);
 	    return tok_error(st, PM_ERR_CONV, "invalid value '%.*s' for "
@@ -396,7 +402,7 @@ tok_meta_include(tok_state_t *st, const char *value)
 }
 
 /*
- * pos is at "//", the first thing on its line.  It is an annotation if
+ * pos is at "//", in column 0.  It is an annotation if
  * the rest of the line is a key, optionally followed by ':' and a value;
  * anything else ("// Licensed under ...") is an ordinary comment.
  */
@@ -529,7 +535,11 @@ tok_lex(tok_state_t *st, tok_token_t *t)
 	    continue;
 	}
 	if (c == '/' && c1 == '/') {
-	    if (st->line_start && (sts = tok_annotation(st, start)) < 0)
+	    /* annotations start in column 0, as upstream reads them (^//),
+	     * or right after a byte order mark */
+	    if ((start == 0 || s[start - 1] == '\n' ||
+		 (start == 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)) &&
+		(sts = tok_annotation(st, start)) < 0)
 		return sts;
 	    st->pos = tok_skip_line(st, start, 0);
 	    continue;
@@ -926,10 +936,6 @@ tok_export(tok_state_t *st)
 	    return tok_error(st, PM_ERR_CONV, "variable %.*s... is too long: "
 			"at most %d characters are allowed",
 			TOK_MAX_VARNAME, v->name, TOK_MAX_VARNAME);
-	if (v->namelen > 1 && !tok_is_alpha((unsigned char)v->name[1]))
-	    return tok_error(st, PM_ERR_CONV, "variable %.*s cannot be a "
-			"metric name: it must start with a letter",
-			(int)v->namelen, v->name);
 	if (v->namelen == 7 && memcmp(v->name, "@output", 7) == 0)
 	    have_output_var = 1;
 	if (v->namelen == 1)

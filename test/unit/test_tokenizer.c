@@ -467,8 +467,12 @@ test_annotation_name(void **state)
     tok_free(&res);
 
     /* indentation, no space after //, trailing blanks, CRLF */
-    ok("  \t//name:  abc_9  \r\nBEGIN { @x = 1; }", &res);
+    ok("//name:  abc_9  \r\nBEGIN { @x = 1; }", &res);
     assert_string_equal(res.meta_name, "abc_9");
+    tok_free(&res);
+    /* indented, it is a comment (upstream reads ^//) */
+    ok("  \t// name: abc_9\nBEGIN { @x = 1; }", &res);
+    assert_null(res.meta_name);
     tok_free(&res);
 
     /* after a UTF-8 byte order mark */
@@ -537,6 +541,14 @@ test_annotation_not_lines(void **state)
        "/*\n// name: notme2\n// include: @y\n*/\n"
        "BEGIN { printf(\"\n// name: notme3\n\"); @y = 1; }\n"
        "/* c */ // name: notme4\n", &res);
+    assert_null(res.meta_name);
+    assert_null(res.include);
+    names(&res, "@x", "@y", NULL);
+    tok_free(&res);
+
+    /* indented: a comment in the code, as upstream reads only column 0 */
+    ok("BEGIN {\n    // name: the comm\n\t// include: @y\n    @x = 1; @y = 2;\n}\n"
+       " // name: notme5\n", &res);
     assert_null(res.meta_name);
     assert_null(res.include);
     names(&res, "@x", "@y", NULL);
@@ -643,7 +655,14 @@ test_annotation_include(void **state)
 
     bad("// include: a,b\nBEGIN { @a = 1; }", PM_ERR_CONV, NULL);
     assert_non_null(strstr(errbuf, "invalid value 'a,b' for include"));
-    bad("// include: @a,,@b\nBEGIN { @a = 1; }", PM_ERR_CONV, NULL);
+    /* empty items (",," or a trailing comma) are skipped, as upstream */
+    ok("// include: @a,,@b,\nBEGIN { @a = 1; @b = 2; @c = 3; }", &res);
+    assert_int_equal(res.ninclude, 2);
+    assert_string_equal(res.include[0], "@a");
+    assert_string_equal(res.include[1], "@b");
+    names(&res, "@a", "@b", NULL);
+    tok_free(&res);
+    bad("// include: ,\nBEGIN { @a = 1; }", PM_ERR_CONV, NULL);
     assert_non_null(strstr(errbuf, "for include"));
     bad("// include: @a b\nBEGIN { @a = 1; }", PM_ERR_CONV, NULL);
     bad("// include: @1\nBEGIN { @a = 1; }", PM_ERR_CONV, NULL);
@@ -679,10 +698,10 @@ test_errors(void **state)
     bad("// include: @output\nBEGIN { @output = 1; printf(\"x\"); }",
 	PM_ERR_CONV, msg_output);
 
-    bad("BEGIN { @_x = 1; }", PM_ERR_CONV,
-	"variable @_x cannot be a metric name: it must start with a letter");
-    bad("BEGIN { @ok = 1; @__ = count(); }", PM_ERR_CONV,
-	"variable @__ cannot be a metric name: it must start with a letter");
+    /* @_x is data._x, as in the Python agent: PCP's tools take the name */
+    ok("BEGIN { @ok = 1; @_x = 1; @__ = count(); }", &res);
+    names(&res, "@ok", "@_x", "@__", NULL);
+    tok_free(&res);
     /* @ is data.root: a script may not have both */
     bad("BEGIN { @root = count(); @ = count(); }", PM_ERR_CONV,
 	"variables @ and @root would both be the metric data.root: rename @root");
