@@ -135,11 +135,20 @@ check_eq "invalid table-retain-lines refused" "1" "$REG_RC"
 check_eq "invalid table-retain-lines: upstream's words" "invalid value 'many' for table-retain-lines, must be numeric" "$(jf .state.error)"
 
 # ---- start and stop, by name and by id
-register '// name: ss
+ss_code='// name: ss
+BEGIN { @k[pid] = 1; }
 interval:ms:100 { @n = count(); }'
+register "$ss_code"
 ss_id=$(jf .script_id)
 check "ss starts" wait_until 20 status_is ss started
 pid1=$(value bpftrace.scripts.ss.pid)
+# BEGIN, the interval probe and the appended print block
+check_eq "probes: the attached probes bpftrace reported" "3" "$(value bpftrace.scripts.ss.probes)"
+check_eq "code: the script's text" "$ss_code" "$(pminfo -h $HOST -f bpftrace.scripts.ss.code | sed -n '/^    value "/,$p' | sed '1s/^    value "//; $s/"$//')"
+check_match "state metrics are labelled metrictype control" '"metrictype":"control"' "$(pmi -l bpftrace.scripts.ss.status)"
+check_eq "bpftrace runs at nice 5" "5" "$(ps -o ni= -p "$pid1" | tr -d ' ')"
+# @k's key is bpftrace's pid: the first run's key has id 0
+check "ss's map has its key" wait_until 10 bash -c "pminfo -h $HOST -f bpftrace.scripts.ss.data.k | grep -q 'inst \[0 or \"$pid1\"\]'"
 out=$(pst -F bpftrace.control.stop ss 2>&1)
 check_eq "pmstore -F stop prints upstream's answer" 'bpftrace.control.stop old value="{}" new value="{"success": "true"}"' "$out"
 check "stopped script reaches status stopped" wait_until 15 status_is ss stopped
@@ -151,6 +160,8 @@ check_eq "start answers success" '{"success": "true"}' "$ANSWER"
 check "started again" wait_until 20 status_is ss started
 pid2=$(value bpftrace.scripts.ss.pid)
 check "a new bpftrace runs" bash -c "[ -n '$pid2' ] && [ '$pid2' != '$pid1' ] && kill -0 $pid2"
+check "ids survive stop and start: the new run's key gets id 1, not 0" \
+    wait_until 10 bash -c "pminfo -h $HOST -f bpftrace.scripts.ss.data.k | grep -q 'inst \[1 or \"$pid2\"\]'"
 control stop "$ss_id"
 check_eq "stop by id answers success" '{"success": "true"}' "$ANSWER"
 check "stop by id stops" wait_until 15 status_is ss stopped
@@ -219,12 +230,14 @@ start_pmcd $'[bpftrace]\nscript_expiry_time = 3\n[dynamic_scripts]\nenabled = tr
 register 'interval:ms:100 { @a = count(); }'; idle=$(jf .script_id); idle_pid=$(jf .state.pid)
 register 'interval:ms:100 { @b = count(); }'; busy=$(jf .script_id)
 register 'interval:ms:100 { @c = count(); }'; jsononly=$(jf .script_id)
+register 'interval:ms:100 { @d = count(); }'; watched=$(jf .script_id)
 register '// name: keeper
 interval:ms:100 { @k = count(); }'
 check "idle script ran" kill -0 "$idle_pid"
 for i in $(seq 1 14); do	# 7 s: more than twice the expiry time
     pmi -f bpftrace.scripts.$busy.data.b >/dev/null 2>&1
     pmi -f bpftrace.info.scripts_json >/dev/null 2>&1
+    pmi -f bpftrace.scripts.$watched.status >/dev/null 2>&1
     sleep 0.5
 done
 check "unnamed script not fetched expired" gone bpftrace.scripts.$idle
@@ -232,5 +245,6 @@ check "expiry logged as upstream does" grep -q "deregistering script $idle .*(wa
 check "expired script's bpftrace is stopped" wait_until 15 exited "$idle_pid"
 check "fetching scripts_json does not keep a script alive" gone bpftrace.scripts.$jsononly
 check "unnamed script whose data is fetched survives" has_data bpftrace.scripts.$busy.data.b
+check "unnamed script whose status alone is fetched survives (as upstream)" has_data bpftrace.scripts.$watched.data.d
 check "named script never expires" has_data bpftrace.scripts.keeper.data.k
-check_eq "scripts_json: exactly the survivors" "$busy keeper" "$(jq -r '[.[] | .metadata.name // .script_id] | join(" ")' <<<"$(value bpftrace.info.scripts_json)")"
+check_eq "scripts_json: exactly the survivors" "$busy $watched keeper" "$(jq -r '[.[] | .metadata.name // .script_id] | join(" ")' <<<"$(value bpftrace.info.scripts_json)")"

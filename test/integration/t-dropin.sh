@@ -20,7 +20,11 @@ BT
 drop broken <<'BT'
 interval:s:1 { @x = count() }}}
 BT
-start_pmcd || exit 1
+# -A is repeatable: a second folder, as the agent watches two by default
+mkdir -m 755 "$T/second"
+printf 'interval:ms:100 { @n = count(); }\n' > "$T/second/other_dir.bt"
+chmod 644 "$T/second/other_dir.bt"
+AGENT_ARGS="-A $T/second" start_pmcd || exit 1
 
 check "good script reaches status started" wait_until 20 bash -c "[ \"\$(pminfo -h $HOST -f bpftrace.scripts.kinds.status | grep -c started)\" = 1 ]"
 check "counter has a value" wait_until 10 bash -c "pminfo -h $HOST -f bpftrace.scripts.kinds.data.ticks | grep -q 'value [1-9]'"
@@ -116,3 +120,45 @@ n=$(pmi bpftrace.info.scripts -f | grep -c 'my_tool')
 check_eq "only one script named my_tool" "1" "$n"
 chmod 644 "$T/autostart/open.bt"
 check "fixing the permissions starts the file" wait_until 20 pmi bpftrace.scripts.open.data.n
+
+# variables whose names start with "_" are metrics too (data._tmp), as upstream
+drop under <<'BT'
+interval:ms:100 { @_tmp = count(); @ok = count(); }
+BT
+check "@_tmp becomes data._tmp, with values" \
+    wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.under.data._tmp | grep -q 'value [1-9]'"
+
+# a "// name:" line names a drop-in script, over its file name, as upstream
+drop stem <<'BT'
+// name: annotated
+interval:ms:100 { @n = count(); }
+BT
+check "// name: in a drop-in file names its metrics" \
+    wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.annotated.data.n | grep -q 'value [1-9]'"
+check "...not the file's stem" bash -c "! pminfo -h $HOST bpftrace.scripts.stem >/dev/null 2>&1"
+check_eq "...and scripts_json agrees" "annotated" \
+    "$(pminfo -h $HOST -f bpftrace.info.scripts_json | sed -n 's/.*"metadata": {"name": "\(annotated\)".*/\1/p')"
+drop other <<'BT'
+// name: annotated
+interval:ms:100 { @n = count(); }
+BT
+check "a second file naming the same script is refused, with a logged reason" \
+    wait_until 10 grep -q "Skipping autostart script $T/autostart/other.bt: Script name annotated is already in use" "$T/bpftrace.log"
+rm -f "$T/autostart/other.bt"
+# an edit of the name line renames the script
+drop stem <<'BT'
+// name: renamed
+interval:ms:100 { @n = count(); }
+BT
+check "an edited // name: line renames the script" \
+    wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.renamed.data.n | grep -q 'value [1-9]'"
+check "...and the old name goes" bash -c "! pminfo -h $HOST bpftrace.scripts.annotated >/dev/null 2>&1"
+
+# the second folder is read at start and watched as the first
+check "a script in a second -A folder runs" \
+    wait_until 10 bash -c "pminfo -h $HOST -f bpftrace.scripts.other_dir.data.n | grep -q 'value [1-9]'"
+printf 'interval:ms:100 { @m = count(); }\n' > "$T/second/late.tmp"
+chmod 644 "$T/second/late.tmp"
+mv "$T/second/late.tmp" "$T/second/late_second.bt"
+check "a file dropped in the second folder starts" \
+    wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.late_second.data.m | grep -q 'value [1-9]'"

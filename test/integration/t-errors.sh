@@ -1,6 +1,7 @@
 #!/bin/bash
 # Scripts that cannot run report status error with the reason, while the
-# others keep running: unknown probe, no variables, missing bpftrace binary.
+# others keep running: unknown probe, no variables, missing bpftrace binary;
+# events bpftrace loses are counted.
 . "$(dirname "$0")/lib.sh"
 
 drop good <<'BT'
@@ -31,3 +32,17 @@ check_match "missing bpftrace: the reason" "cannot execute bpftrace.*No such fil
 check "agent still answers (tracepoints, and scripts_json with the script)" bash -c \
     "pminfo -h $HOST -f bpftrace.info.tracepoints | grep -q '^    value ' &&
      pminfo -h $HOST -f bpftrace.info.scripts_json | grep -q '\"name\": *\"missing\"'"
+stop_pmcd
+rm -f "$T/autostart/missing.bt"
+
+# events bpftrace loses (a one-page perf buffer, set through the environment
+# pmcd passes on) are counted in lost_events; the script keeps running
+drop lossy <<'BT'
+tracepoint:raw_syscalls:sys_enter { printf("%s %d %d %d %d\n", comm, pid, tid, nsecs, cpu); }
+BT
+PMCD_ENV=BPFTRACE_PERF_RB_PAGES=1 start_pmcd $'[bpftrace]\nmax_throughput = 1000000000\n' || exit 1
+check "lossy: runs" wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.lossy.status | grep -q started"
+busy() { for _ in $(seq 1 200); do cat /proc/self/stat >/dev/null; done; }
+check "lost events are counted in lost_events" \
+    wait_until 20 bash -c "$(declare -f busy); busy; pminfo -h $HOST -f bpftrace.scripts.lossy.lost_events | grep -q 'value [1-9]'"
+check_eq "...and the script still runs" "started" "$(value bpftrace.scripts.lossy.status)"
