@@ -401,18 +401,26 @@ var_init(variable_t *v, const char *name, var_func_t func, int keyed,
     return 0;
 }
 
-void
-var_free(variable_t *v)
+/* free every instance's name and string value; the slots stay allocated */
+static void
+var_free_insts(variable_t *v)
 {
     int		i;
 
-    if (v->type == PM_TYPE_STRING) {
-	free(v->value.str);
-	for (i = 0; i < v->ninst; i++)
+    for (i = 0; i < v->ninst; i++) {
+	if (v->type == PM_TYPE_STRING)
 	    free(v->inst[i].value.str);
-    }
-    for (i = 0; i < v->ninst; i++)
 	free(v->inst[i].name);
+    }
+    v->ninst = 0;
+}
+
+void
+var_free(variable_t *v)
+{
+    if (v->type == PM_TYPE_STRING)
+	free(v->value.str);
+    var_free_insts(v);
     free(v->inst);
     free(v->heads);
     free(v->set);
@@ -490,10 +498,6 @@ var_adopt(variable_t *to, variable_t *from)
 }
 
 /*
- * changed is left alone: it is only cleared once var_end() has rebuilt
- * the set, so instances put outside a snapshot are not lost from it.
- */
-/*
  * Give up every slot and start ids again above the last one used: the
  * keys of the coming snapshot get new ids, and no old id is reused (until
  * the id space wraps, after 2^31 ids).
@@ -504,14 +508,9 @@ var_renumber(variable_t *v)
     long	next = (long)v->idbase + v->ninst;
     int		i;
 
-    for (i = 0; i < v->ninst; i++) {
-	if (v->type == PM_TYPE_STRING)
-	    free(v->inst[i].value.str);
-	free(v->inst[i].name);
-    }
+    var_free_insts(v);
     for (i = 0; i < v->nheads; i++)
 	v->heads[i] = -1;
-    v->ninst = 0;
     v->nset = 0;
     v->first = v->last = -1;
     v->changed = 1;
@@ -519,6 +518,10 @@ var_renumber(variable_t *v)
     v->renumber = 0;
 }
 
+/*
+ * changed is left alone: it is only cleared once var_end() has rebuilt
+ * the set, so instances put outside a snapshot are not lost from it.
+ */
 void
 var_begin(variable_t *v)
 {
