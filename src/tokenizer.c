@@ -142,6 +142,7 @@ typedef struct tok_state {
     size_t	len;
     size_t	pos;
     int		line_start;	/* only blanks since the last newline */
+    size_t	body;		/* where the text starts: past a byte order mark */
 
     tok_result_t *res;		/* annotations are stored straight here */
     char	*errbuf;
@@ -535,10 +536,8 @@ tok_lex(tok_state_t *st, tok_token_t *t)
 	    continue;
 	}
 	if (c == '/' && c1 == '/') {
-	    /* annotations start in column 0, as upstream reads them (^//),
-	     * or right after a byte order mark */
-	    if ((start == 0 || s[start - 1] == '\n' ||
-		 (start == 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)) &&
+	    /* annotations start in column 0, as upstream reads them (^//) */
+	    if ((start == st->body || s[start - 1] == '\n') &&
 		(sts = tok_annotation(st, start)) < 0)
 		return sts;
 	    st->pos = tok_skip_line(st, start, 0);
@@ -1004,7 +1003,7 @@ tok_script(const char *text, size_t len, tok_result_t *res,
     }
     /* an editor's byte order mark must not hide a first-line annotation */
     if (st.len >= 3 && memcmp(st.text, "\xef\xbb\xbf", 3) == 0)
-	st.pos = 3;
+	st.pos = st.body = 3;
     for (;;) {
 	if ((sts = tok_lex(&st, &t)) < 0)
 	    goto out;
