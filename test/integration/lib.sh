@@ -67,6 +67,13 @@ exited() {
     [ -z "$st" ] || [[ "$st" == Z* ]]
 }
 
+# none_alive PID...: at least one PID given, and every one has exited
+none_alive() {
+    local p
+    [ $# -gt 0 ] || return 1
+    for p in "$@"; do exited "$p" || return 1; done
+}
+
 # the PCP tools against the private pmcd
 pmi()   { pminfo -h "$HOST" "$@"; }
 pst()   { pmstore -h "$HOST" "$@"; }
@@ -75,6 +82,12 @@ pst()   { pmstore -h "$HOST" "$@"; }
 value() {
     pminfo -h "$HOST" -f "$1" 2>/dev/null | sed -n 's/^    value //p' | head -1 | sed 's/^"\(.*\)"$/\1/'
 }
+
+# a script's status: status_is NAME STATUS, started NAME
+status_is() { [ "$(value "bpftrace.scripts.$1.status")" = "$2" ]; }
+started() { status_is "$1" started; }
+# METRIC has a value above 0 (a counter that has counted)
+has_data() { pminfo -h "$HOST" -f "$1" 2>/dev/null | grep -q 'value [1-9]'; }
 
 # "name=value" lines of a metric with instances, in instance order
 instances() {
@@ -158,7 +171,7 @@ finish() {
     if [ -n "$agent" ]; then
 	kill -TERM "$agent" 2>/dev/null
 	# gone, or a zombie that pmcd has not reaped yet
-	wait_until 60 bash -c "! grep -qs '^State:[[:space:]]*[^Z[:space:]]' /proc/$agent/status" ||
+	wait_until 60 exited "$agent" ||
 	    not_ok "the agent did not exit within 60 s of SIGTERM"
     fi
     stop_pmcd
@@ -170,7 +183,8 @@ finish() {
 	echo "$san" | head -80 | sed 's/^/# /'
     fi
     # the agent must not leave any bpftrace behind
-    if [ -n "$kids" ] && ! wait_until 10 bash -c "! kill -0 ${kids//$'\n'/ } 2>/dev/null"; then
+    # shellcheck disable=SC2086 # one pid per word
+    if [ -n "$kids" ] && ! wait_until 10 none_alive $kids; then
 	not_ok "bpftrace processes $kids outlived the agent"
 	kill -9 $kids 2>/dev/null
     fi

@@ -8,7 +8,6 @@
 make -s -C "$TOP" helpers || exit 1
 SAF=$TOP/build/store_and_fetch
 num() { pminfo -h "$HOST" -f "$1" 2>/dev/null | sed -n 's/^    value //p' | head -1; }
-started() { [ "$(value bpftrace.scripts.$1.status)" = started ]; }
 # register FILE: store its bytes into control.register; answer in $T/answer
 register() {
     "$SAF" -h "$HOST" -f "$1" bpftrace.control.register > "$T/answer" 2> "$T/store.err"

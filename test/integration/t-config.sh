@@ -5,7 +5,6 @@
 # them.  (Authentication settings: t-auth.sh; expiry: t-control.sh.)
 . "$(dirname "$0")/lib.sh"
 
-status_is() { [ "$(value "bpftrace.scripts.$1.status")" = "$2" ]; }
 logged() { grep -q -- "$1" "$T/bpftrace.log"; }
 restart() {
     stop_pmcd

@@ -26,8 +26,6 @@ jf() { jq -r "$1" <<<"$REG_JSON" 2>&1; }
 control() {
     ANSWER=$(saf "bpftrace.control.$1" "$2" 2>"$T/saf.err"); RC=$?
 }
-status_is() { [ "$(value "bpftrace.scripts.$1.status")" = "$2" ]; }
-has_data() { pminfo -h "$HOST" -f "$1" 2>/dev/null | grep -q 'value [1-9]'; }
 gone() { ! pminfo -h "$HOST" "$1" >/dev/null 2>&1; }
 pmid_of() { pmi -m "$1" 2>/dev/null | awk '{print $3}'; }
 

@@ -27,7 +27,7 @@ chmod 644 "$T/second/other_dir.bt"
 AGENT_ARGS="-A $T/second" start_pmcd || exit 1
 
 check "good script reaches status started" wait_until 20 bash -c "[ \"\$(pminfo -h $HOST -f bpftrace.scripts.kinds.status | grep -c started)\" = 1 ]"
-check "counter has a value" wait_until 10 bash -c "pminfo -h $HOST -f bpftrace.scripts.kinds.data.ticks | grep -q 'value [1-9]'"
+check "counter has a value" wait_until 10 has_data bpftrace.scripts.kinds.data.ticks
 
 desc=$(pmi -d bpftrace.scripts.kinds.data.ticks)
 check_match "count() is a U64 counter" "64-bit unsigned int.*Semantics: counter" "$(echo $desc)"
@@ -39,7 +39,7 @@ check_eq "avg()" "4" "$(value bpftrace.scripts.kinds.data.avg)"
 desc=$(pmi -d bpftrace.scripts.kinds.data.str)
 check_match "string value is a STRING metric" "Data Type: string" "$(echo $desc)"
 check_eq "string value" "hello world" "$(value bpftrace.scripts.kinds.data.str)"
-check "anonymous map @ is data.root" wait_until 5 bash -c "pminfo -h $HOST -f bpftrace.scripts.kinds.data.root | grep -q 'value [1-9]'"
+check "anonymous map @ is data.root" wait_until 5 has_data bpftrace.scripts.kinds.data.root
 
 inst=$(instances bpftrace.scripts.kinds.data.by)
 check_match "map key with a space is one instance" '^a b=[0-9]+$' "$inst"
@@ -83,7 +83,7 @@ drop added <<'BT'
 BEGIN { @k["a"] = 1; @k["b"] = 2; }
 interval:ms:100 { @n = count(); }
 BT
-check "new drop-in file starts without a restart" wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.added.data.n | grep -q 'value [1-9]'"
+check "new drop-in file starts without a restart" wait_until 20 has_data bpftrace.scripts.added.data.n
 pmid_before=$(pmi -m bpftrace.scripts.added.data.n | awk '{print $3}')
 pid_before=$(value bpftrace.scripts.added.pid)
 check_eq "map keys and their instance ids" "0=a 1=b " "$(inst_ids bpftrace.scripts.added.data.k)"
@@ -92,7 +92,7 @@ drop added <<'BT'
 BEGIN { @k["b"] = 2; @k["c"] = 3; }
 interval:ms:100 { @n = count(); @m = sum(2); }
 BT
-check "changed file restarts with its new variable" wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.added.data.m | grep -q 'value [1-9]'"
+check "changed file restarts with its new variable" wait_until 20 has_data bpftrace.scripts.added.data.m
 check "changed file runs a new bpftrace" bash -c "[ \"$(value bpftrace.scripts.added.pid)\" != \"$pid_before\" ]"
 check_eq "changed file keeps its PMIDs" "$pmid_before" "$(pmi -m bpftrace.scripts.added.data.n | awk '{print $3}')"
 check_eq "changed file: a key keeps its instance id, a new key gets a new one" "1=b 2=c " "$(inst_ids bpftrace.scripts.added.data.k)"
@@ -126,7 +126,7 @@ drop under <<'BT'
 interval:ms:100 { @_tmp = count(); @ok = count(); }
 BT
 check "@_tmp becomes data._tmp, with values" \
-    wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.under.data._tmp | grep -q 'value [1-9]'"
+    wait_until 20 has_data bpftrace.scripts.under.data._tmp
 
 # a "// name:" line names a drop-in script, over its file name, as upstream
 drop stem <<'BT'
@@ -134,7 +134,7 @@ drop stem <<'BT'
 interval:ms:100 { @n = count(); }
 BT
 check "// name: in a drop-in file names its metrics" \
-    wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.annotated.data.n | grep -q 'value [1-9]'"
+    wait_until 20 has_data bpftrace.scripts.annotated.data.n
 check "...not the file's stem" bash -c "! pminfo -h $HOST bpftrace.scripts.stem >/dev/null 2>&1"
 check_eq "...and scripts_json agrees" "annotated" \
     "$(pminfo -h $HOST -f bpftrace.info.scripts_json | sed -n 's/.*"metadata": {"name": "\(annotated\)".*/\1/p')"
@@ -151,14 +151,14 @@ drop stem <<'BT'
 interval:ms:100 { @n = count(); }
 BT
 check "an edited // name: line renames the script" \
-    wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.renamed.data.n | grep -q 'value [1-9]'"
+    wait_until 20 has_data bpftrace.scripts.renamed.data.n
 check "...and the old name goes" bash -c "! pminfo -h $HOST bpftrace.scripts.annotated >/dev/null 2>&1"
 
 # the second folder is read at start and watched as the first
 check "a script in a second -A folder runs" \
-    wait_until 10 bash -c "pminfo -h $HOST -f bpftrace.scripts.other_dir.data.n | grep -q 'value [1-9]'"
+    wait_until 10 has_data bpftrace.scripts.other_dir.data.n
 printf 'interval:ms:100 { @m = count(); }\n' > "$T/second/late.tmp"
 chmod 644 "$T/second/late.tmp"
 mv "$T/second/late.tmp" "$T/second/late_second.bt"
 check "a file dropped in the second folder starts" \
-    wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.late_second.data.m | grep -q 'value [1-9]'"
+    wait_until 20 has_data bpftrace.scripts.late_second.data.m

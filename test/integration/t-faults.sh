@@ -17,13 +17,10 @@ agent_tree() {
 	echo "$p"; pgrep -g "$p"
     done | sort -u
 }
-# exited (lib.sh) counts a zombie as ended: pmcd reaps its agent when it notices
-none_alive() { local p; [ $# -gt 0 ] || return 1; for p in "$@"; do exited "$p" || return 1; done; return 0; }
 # the restart delays logged for a script, in order: "1 2 4 "
 delays() {
     grep "name=$1,.*restarting in" "$T/bpftrace.log" | sed 's/.*restarting in \([0-9]*\) s$/\1/' | tr '\n' ' '
 }
-started() { [ "$(value bpftrace.scripts.$1.status)" = started ]; }
 advancing() {	# metric: its value grows within 10 s (bpftrace prints once a second, or so)
     local a b; a=$(value "$1")
     wait_until 10 bash -c "v=\$(pminfo -h $HOST -f $1 | sed -n 's/^    value //p'); [ -n \"\$v\" ] && [ \"\$v\" -gt \"${a:-0}\" ]"

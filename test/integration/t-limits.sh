@@ -10,7 +10,6 @@ make -s -C "$TOP" helpers || exit 1
 SAF=$TOP/build/store_and_fetch
 ms_now() { date +%s%3N; }
 num() { pminfo -h "$HOST" -f "$1" 2>/dev/null | sed -n 's/^    value //p' | head -1; }
-started() { [ "$(value bpftrace.scripts.$1.status)" = started ]; }
 # register TEXT: store it into control.register, answer in $T/answer
 register() {
     printf '%s' "$1" > "$T/script"

@@ -13,7 +13,6 @@ stop_pmlogger() {
     PMLOGGER_PID=
 }
 at_exit stop_pmlogger
-status_is() { [ "$(value "bpftrace.scripts.$1.status")" = "$2" ]; }
 reg() { pmstore -h "$HOST" bpftrace.control.register "$1" >/dev/null 2>&1; }
 # values logged for METRIC in the archive (one per line)
 logged_values() { pmdumplog "$T/archive" "$1" 2>/dev/null | sed -n 's/.*(\(.*\)): value \([0-9]*\)$/\2/p'; }

@@ -95,13 +95,13 @@ check_eq "metrictype labels" "null histogram output" \
 check_match "the histogram has an indom" '^151\.[0-9]+$' "$(jq -r '.metrics[1].indom' <<<"$meta")"
 
 # 6: the poller fetches data and scripts_json every refresh
-started() {
+poll_ready() {
     api /pmapi/fetch -d "context=$C1" -d "names=$names,bpftrace.info.scripts_json" > "$T/poll.json"
     jq -e --arg id "$id" '.values[] | select(.name == "bpftrace.info.scripts_json") | .instances[0].value | fromjson | .[] | select(.script_id == $id) | .state.status == "started"' "$T/poll.json" >/dev/null &&
 	jq -e '.values[] | select(.name | endswith(".data.calls")) | .instances[0].value > 0' "$T/poll.json" >/dev/null &&
 	jq -e '.values[] | select(.name | endswith(".data.lat")) | .instances | length >= 2' "$T/poll.json" >/dev/null
 }
-check "poll: counter counts, histogram fills, scripts_json says started" wait_until 20 started
+check "poll: counter counts, histogram fills, scripts_json says started" wait_until 20 poll_ready
 check "scripts_json is a JSON array" jq -e '.values[] | select(.name == "bpftrace.info.scripts_json") | .instances[0].value | fromjson | type == "array"' "$T/poll.json"
 check_match "CSV output: header first" '^a,b' "$(jq -r '.values[] | select(.name | endswith(".data.output")) | .instances[0].value' "$T/poll.json")"
 

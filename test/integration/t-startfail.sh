@@ -39,14 +39,13 @@ done
 
 # 2. the same agent under that limit, three scripts in its first scan
 AGENT_PREFIX="prlimit --nofile=$limit:$limit" start_pmcd || exit 1
-started() { [ "$(value bpftrace.scripts.$1.status)" = started ]; }
 check "a script could not start: no descriptor left (logged)" \
     wait_until 10 grep -q "failed to start .*cannot start .*Too many open files" "$T/bpftrace.log"
 check "the retry is logged with the reason and the delay" \
     wait_until 10 grep -q "could not start (not started: Too many open files), restarting in 1 s" "$T/bpftrace.log"
 for n in one two three; do
     check "$n: started" wait_until 20 started "$n"
-    check "$n: values advance" wait_until 10 bash -c "pminfo -h $HOST -f bpftrace.scripts.$n.data.n | grep -q 'value [1-9]'"
+    check "$n: values advance" wait_until 10 has_data bpftrace.scripts.$n.data.n
 done
 retried=
 for n in one two three; do
