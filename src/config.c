@@ -442,25 +442,43 @@ config_parse_text(config_t *c, const char *text, const char *label)
     return st.problems;
 }
 
-/* whole file into a NUL-terminated buffer; -errno on failure */
+/*
+ * Whole file into a NUL-terminated buffer; -errno on failure.  The buffer
+ * grows with what is read (a config is a few hundred bytes): a first
+ * malloc of the 1 MiB limit would raise glibc's mmap threshold for the
+ * agent's whole life.
+ */
 static int
 config_read_file(const char *path, char **out)
 {
     FILE	*f;
-    char	*buf;
-    size_t	len;
+    char	*buf = NULL, *p;
+    size_t	len = 0, size = 0, n;
     int		sts = 0;
 
     if ((f = fopen(path, "r")) == NULL)
 	return -errno;
-    if ((buf = malloc(CONFIG_MAX_FILE + 1)) == NULL) {
-	fclose(f);
-	return -ENOMEM;
-    }
-    len = fread(buf, 1, CONFIG_MAX_FILE + 1, f);
-    if (ferror(f))
+    do {
+	if (len + 1 >= size) {
+	    if (size >= CONFIG_MAX_FILE + 2) {	/* more than the limit read */
+		sts = -EFBIG;
+		break;
+	    }
+	    size = size ? 2 * size : 4096;
+	    if (size > CONFIG_MAX_FILE + 2)
+		size = CONFIG_MAX_FILE + 2;
+	    if ((p = realloc(buf, size)) == NULL) {
+		sts = -ENOMEM;
+		break;
+	    }
+	    buf = p;
+	}
+	n = fread(buf + len, 1, size - len - 1, f);
+	len += n;
+    } while (n > 0);
+    if (sts == 0 && ferror(f))
 	sts = errno ? -errno : -EIO;
-    else if (len > CONFIG_MAX_FILE)
+    else if (sts == 0 && len > CONFIG_MAX_FILE)
 	sts = -EFBIG;
     fclose(f);
     if (sts < 0) {

@@ -233,7 +233,7 @@ control_script_object(const script_t *s)
     json_object_object_add(state, "status", json_object_new_string(script_status_name(s->status)));
     json_object_object_add(state, "pid", json_object_new_int(s->pid > 0 ? s->pid : -1));
     json_object_object_add(state, "exit_code", json_object_new_int(s->exit_code));
-    json_object_object_add(state, "error", control_json_text(s->error, s->errlen));
+    json_object_object_add(state, "error", control_json_text(script_error(s), s->errlen));
     json_object_object_add(state, "probes", json_object_new_int64(s->pt.probes));
     json_object_object_add(state, "data_bytes", json_object_new_int64((int64_t)s->data_bytes));
     /*
@@ -383,7 +383,7 @@ control_register(int ctx, const char *code, size_t len)
     if ((s = script_create(code, len, NULL, c ? c->username : NULL, NULL)) == NULL)
 	return -ENOMEM;
     if (memchr(code, '\0', len) != NULL) {	/* bpftrace would see less than we did */
-	s->errlen = pmsprintf(s->error, sizeof(s->error), "script text contains a NUL byte");
+	script_set_error(s, "script text contains a NUL byte");
 	s->status = SCRIPT_ERROR;
     }
     if (s->status != SCRIPT_ERROR && (sts = script_add(s)) >= 0) {
@@ -396,7 +396,7 @@ control_register(int ctx, const char *code, size_t len)
     }
     s->status = SCRIPT_ERROR;
     pmNotifyErr(LOG_INFO, "script: failed to register %s due to error: %s",
-		    script_describe(s, desc, sizeof(desc)), s->error);
+		    script_describe(s, desc, sizeof(desc)), script_error(s));
     control_set_answer(ctx, NS_CONTROL_REGISTER, control_to_string(control_script_object(s)));
     script_destroy(s);
     return PM_ERR_BADSTORE;
@@ -445,7 +445,7 @@ control_start_stop(int ctx, int item, const char *id)
     }
     if (item == NS_CONTROL_START) {
 	if (s->pt.nvars == 0 || s->meta.nvars + s->meta.has_output == 0) {
-	    control_set_answer(ctx, item, control_result("error", s->error));
+	    control_set_answer(ctx, item, control_result("error", script_error(s)));
 	    return PM_ERR_BADSTORE;
 	}
 	script_start(s);
@@ -593,9 +593,9 @@ control_dropin(void *arg, watch_event_t ev, const char *path,
 	return -ENOMEM;
     }
     if (script_add(s) < 0) {
-	if (before == NULL || strcmp(before, s->error) != 0)
-	    pmNotifyErr(LOG_ERR, "Skipping autostart script %s: %s", path, s->error);
-	control_refusal_keep(path, s->error);
+	if (before == NULL || strcmp(before, script_error(s)) != 0)
+	    pmNotifyErr(LOG_ERR, "Skipping autostart script %s: %s", path, script_error(s));
+	control_refusal_keep(path, script_error(s));
 	script_destroy(s);
 	free(before);
 	return PM_ERR_BADSTORE;
@@ -604,7 +604,7 @@ control_dropin(void *arg, watch_event_t ev, const char *path,
 	pmNotifyErr(LOG_INFO, "registering script from file %s (refused before: %s)", path, before);
     free(before);
     if (s->status == SCRIPT_ERROR)
-	pmNotifyErr(LOG_ERR, "autostart script %s: %s", path, s->error);
+	pmNotifyErr(LOG_ERR, "autostart script %s: %s", path, script_error(s));
     else
 	script_start(s);
     return 0;

@@ -34,6 +34,7 @@
 #include "fetch.h"
 #include "../domain.h"
 #include "namespace.h"
+#include "runner.h"
 #include "script.h"
 #include "tracepoints.h"
 #include "watch.h"
@@ -110,7 +111,7 @@ bpftrace_fetchCallBack(pmdaMetric *mdesc, unsigned int inst, pmAtomValue *atom)
     case NS_SCRIPT_STATUS:	atom->cp = (char *)script_status_name(s->status); break;
     case NS_SCRIPT_PID:		atom->ul = s->pid > 0 ? (uint32_t)s->pid : 0; break;
     case NS_SCRIPT_EXIT_CODE:	atom->l = s->exit_code; break;
-    case NS_SCRIPT_ERROR:	atom->cp = s->error; break;
+    case NS_SCRIPT_ERROR:	atom->cp = (char *)script_error(s); break;
     case NS_SCRIPT_PROBES:	atom->ul = s->pt.probes; break;
     case NS_SCRIPT_CODE:	atom->cp = s->code; break;
     case NS_SCRIPT_DATA_BYTES:	atom->ul = (uint32_t)s->data_bytes; break;
@@ -493,6 +494,7 @@ main(int argc, char **argv)
 
     script_shutdown();
     tracepoints_free();
+    runner_free_buffer();
     watch_free(&bpftrace_watch);
     control_free();
     ns_free();

@@ -17,8 +17,8 @@
 #include <pcp/pmapi.h>
 #include "runner.h"
 
-#define RUNNER_BUF_MIN		4096	/* a line buffer's first size */
-#define RUNNER_READ_MIN		(RUNNER_BUF_MIN - 1)	/* smallest read: and a NUL */
+#define RUNNER_BUF_MIN		65536	/* the read buffer's first size */
+#define RUNNER_READ_MIN		4095	/* smallest read: and a NUL */
 #define RUNNER_PIPE_SIZE	(1 << 20)	/* stdout pipe: a big map print in one write */
 #define RUNNER_NICE		5	/* bpftrace's niceness above the agent's */
 #define RUNNER_MAX_ERRLINE	4096
@@ -199,10 +199,19 @@ runner_write_input(runner_t *r)
 }
 
 /*
+ * One read buffer serves every runner: the agent reads one pipe at a
+ * time and hands complete lines on straight from here, so a runner keeps
+ * only a partial last line between reads (rare: bpftrace writes whole
+ * records).  Fifty idle scripts then hold no line buffers at all, and a
+ * script that once printed a big map does not keep a buffer that size.
+ */
+static runner_buf_t	runner_scratch;
+
+/*
  * Make room to read at least RUNNER_READ_MIN more bytes (and the NUL a
  * complete line gets) after b->len.  The buffer grows by doubling, so a
- * script printing big maps ends up reading a whole print in one call;
- * it stays below twice max_line, since a longer line is dropped.
+ * big map print ends up read in one call; it stays below twice max_line
+ * of the runner with the longest lines, since a longer line is dropped.
  */
 static int
 runner_room(runner_buf_t *b)
@@ -220,6 +229,50 @@ runner_room(runner_buf_t *b)
     b->data = p;
     b->size = size;
     return 0;
+}
+
+/*
+ * Start a read for b in the shared buffer: its partial line moves to the
+ * front (and b lets go of its copy).  Without memory for that, the
+ * partial line is dropped as an over-long one would be.
+ */
+static void
+runner_take(runner_buf_t *b)
+{
+    runner_buf_t	*w = &runner_scratch;
+
+    w->len = 0;
+    w->skipped = b->skipped;
+    if (b->len > 0) {
+	w->len = b->len;
+	if (runner_room(w) == 0)
+	    memcpy(w->data, b->data, b->len);
+	else {
+	    w->skipped += b->len;
+	    w->len = 0;
+	}
+    }
+    free(b->data);
+    b->data = NULL;
+    b->len = b->size = 0;
+}
+
+/* end a read for b: it keeps (a copy of) the partial line left */
+static void
+runner_keep(runner_buf_t *b)
+{
+    runner_buf_t	*w = &runner_scratch;
+
+    b->skipped = w->skipped;
+    if (w->len > 0) {
+	if ((b->data = malloc(w->len)) == NULL)
+	    b->skipped += w->len;	/* dropped at its newline */
+	else {
+	    memcpy(b->data, w->data, w->len);
+	    b->len = b->size = w->len;
+	}
+    }
+    w->len = w->skipped = 0;
 }
 
 /*
@@ -262,16 +315,22 @@ runner_lines(runner_buf_t *b, size_t n, size_t limit,
 }
 
 /*
- * Read what is there, up to budget bytes, straight into the line buffer
- * (no copy through a bounce buffer); returns 0 at EOF or error.
+ * Read what is there, up to budget bytes, into the shared buffer after
+ * the partial line of b, and hand on the lines completed; returns 0 at
+ * EOF or error.  The callbacks copy what they keep, and none of them
+ * reads a pipe, so the shared buffer is never in use twice.
  */
 static int
-runner_read(runner_t *r, int *fd, runner_buf_t *b, size_t limit, size_t budget,
+runner_read(runner_t *r, int *fd, runner_buf_t *rb, size_t limit, size_t budget,
 	void (*cb)(void *, char *, size_t), void (*toolong)(void *, size_t),
 	void *arg, int is_out)
 {
-    size_t	done = 0, room;
-    ssize_t	n;
+    runner_buf_t	*b = &runner_scratch;
+    size_t		done = 0, room;
+    ssize_t		n;
+    int			sts = 1;
+
+    runner_take(rb);
 
     while (*fd >= 0 && done < budget) {
 	if (runner_room(b) < 0) {
@@ -279,7 +338,7 @@ runner_read(runner_t *r, int *fd, runner_buf_t *b, size_t limit, size_t budget,
 	    b->skipped += b->len;
 	    b->len = 0;
 	    if (b->size < RUNNER_READ_MIN + 1)
-		return 1;		/* not even a scratch buffer: try later */
+		break;			/* no buffer at all: try later */
 	}
 	room = b->size - b->len - 1;
 	if (room > budget - done)
@@ -289,7 +348,7 @@ runner_read(runner_t *r, int *fd, runner_buf_t *b, size_t limit, size_t budget,
 	    if (errno == EINTR)
 		continue;
 	    if (errno == EAGAIN)
-		return 1;
+		break;
 	    n = 0;
 	}
 	if (n == 0) {
@@ -301,14 +360,16 @@ runner_read(runner_t *r, int *fd, runner_buf_t *b, size_t limit, size_t budget,
 	    }
 	    b->len = b->skipped = 0;
 	    runner_close(fd);
-	    return 0;
+	    sts = 0;
+	    break;
 	}
 	if (is_out)
 	    r->out_bytes += n;
 	runner_lines(b, n, limit, cb, toolong, arg);
 	done += n;
     }
-    return 1;
+    runner_keep(rb);
+    return sts;
 }
 
 void
@@ -388,6 +449,13 @@ runner_kill(runner_t *r)
 	kill(-r->pid, SIGKILL);
 	kill(r->pid, SIGKILL);
     }
+}
+
+void
+runner_free_buffer(void)
+{
+    free(runner_scratch.data);
+    memset(&runner_scratch, 0, sizeof(runner_scratch));
 }
 
 void

@@ -72,6 +72,8 @@ double runner_timers(runner_t *r, double now);
 void runner_kill(runner_t *r);
 /* close everything and free buffers; the child must be reaped or killed */
 void runner_free(runner_t *r);
+/* free the read buffer all runners share (agent shutdown) */
+void runner_free_buffer(void);
 
 /* "exit code N" / "killed by signal N (NAME)" */
 void runner_describe_exit(int wstatus, char *buf, size_t buflen);

@@ -128,18 +128,58 @@ script_new_id(char *id)
 	sprintf(id + 1 + 2 * i, "%02x", raw[i]);
 }
 
-static void
-script_set_error(script_t *s, const char *fmt, ...) __PM_PRINTFLIKE(2,3);
+/*
+ * Most scripts never have an error, so its text is allocated when there
+ * is one (to its length), not carried in every script.
+ */
+const char *
+script_error(const script_t *s)
+{
+    return s->error ? s->error : "";
+}
 
-static void
+void
+script_clear_error(script_t *s)
+{
+    free(s->error);
+    s->error = NULL;
+    s->errlen = 0;
+}
+
+void
 script_set_error(script_t *s, const char *fmt, ...)
 {
+    char	buf[SCRIPT_MAX_ERROR];
     va_list	ap;
 
     va_start(ap, fmt);
-    vsnprintf(s->error, sizeof(s->error), fmt, ap);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    s->errlen = strlen(s->error);
+    script_clear_error(s);
+    /* without memory the message is lost, the error status is not */
+    if ((s->error = strdup(buf)) != NULL)
+	s->errlen = strlen(buf);
+}
+
+/* a line of bpftrace's message: "\n" and the line, within the limit */
+static void
+script_append_error(script_t *s, const char *line, size_t len)
+{
+    size_t	sep = s->errlen ? 1 : 0;
+    char	*p;
+
+    if (s->errlen + sep + 1 >= SCRIPT_MAX_ERROR)
+	return;
+    if (len > SCRIPT_MAX_ERROR - 1 - s->errlen - sep)
+	len = SCRIPT_MAX_ERROR - 1 - s->errlen - sep;
+    if ((p = realloc(s->error, s->errlen + sep + len + 1)) == NULL)
+	return;
+    if (sep)
+	p[s->errlen] = '\n';
+    memcpy(p + s->errlen + sep, line, len);
+    s->errlen += sep + len;
+    p[s->errlen] = '\0';
+    s->error = p;
 }
 
 /* build the exported variables from what the tokenizer found */
@@ -275,6 +315,7 @@ script_destroy(script_t *s)
     free(s->code);
     free(s->username);
     free(s->path);
+    free(s->error);
     free(s);
 }
 
@@ -392,7 +433,7 @@ script_start_failed(script_t *s, int sts)
     script_set_error(s, "cannot start %s: %s", script_cfg->bpftrace_path, pmErrStr(sts));
     s->status = SCRIPT_ERROR;
     pmNotifyErr(LOG_ERR, "script: failed to start %s due to error: %s",
-		    script_describe(s, desc, sizeof(desc)), s->error);
+		    script_describe(s, desc, sizeof(desc)), script_error(s));
     if (s->path && s->want_running && !s->dying) {
 	pmsprintf(s->last_exit, sizeof(s->last_exit), "not started: %s", pmErrStr(sts));
 	s->restarts++;
@@ -419,8 +460,7 @@ script_start(script_t *s)
     for (i = 0; i < s->pt.nvars; i++)
 	var_reset(&s->pt.vars[i]);
     s->pt.probes = 0;
-    s->error[0] = '\0';
-    s->errlen = 0;
+    script_clear_error(s);
     s->err_class = ERRCLASS_ERROR;
     s->exit_code = 0;
     s->data_bytes = 0;
@@ -477,7 +517,7 @@ script_throughput(script_t *s, size_t bytes)
 	s->want_running = 0;
 	/* upstream's words exactly: PCP QA 1705 compares them */
 	script_set_error(s, "BPFtrace output exceeds limit of %ld bytes per second", limit);
-	pmNotifyErr(LOG_ERR, "script: stopping %s: %s (max_throughput)", script_describe(s, desc, sizeof(desc)), s->error);
+	pmNotifyErr(LOG_ERR, "script: stopping %s: %s (max_throughput)", script_describe(s, desc, sizeof(desc)), script_error(s));
 	runner_stop(&s->runner, now, script_cfg->stop_grace);
 	return;
     }
@@ -546,17 +586,12 @@ script_err_line(void *arg, char *line, size_t len)
 {
     script_t	*s = arg;
     int		cls = script_err_class(line);
-    size_t	room;
 
     if (cls >= 0)
 	s->err_class = cls;
     if (s->err_class != ERRCLASS_ERROR || s->dying)
 	return;
-    room = sizeof(s->error) - s->errlen;
-    if (room > 1) {
-	s->errlen += pmsprintf(s->error + s->errlen, room, "%s%.*s",
-			s->errlen ? "\n" : "", (int)len, line);
-    }
+    script_append_error(s, line, len);
 }
 
 static const runner_ops_t script_ops = {
@@ -664,7 +699,7 @@ script_reaped(pid_t pid, int wstatus)
     }
     if (s->status == SCRIPT_ERROR)
 	pmNotifyErr(LOG_INFO, "script: stopped %s due to error: %s",
-			script_describe(s, desc, sizeof(desc)), s->error);
+			script_describe(s, desc, sizeof(desc)), script_error(s));
     else
 	pmNotifyErr(LOG_INFO, "script: stopped %s", script_describe(s, desc, sizeof(desc)));
 

@@ -48,8 +48,8 @@ typedef struct script {
     script_status_t	status;
     int			pid;
     int			exit_code;
-    char		error[SCRIPT_MAX_ERROR];
-    size_t		errlen;
+    char		*error;		/* NULL, or bpftrace's message (script_error) */
+    size_t		errlen;		/* below SCRIPT_MAX_ERROR */
     int			err_class;	/* class of the current stderr message */
     uint64_t		data_bytes;
     unsigned		restarts;
@@ -105,6 +105,11 @@ void script_stop(script_t *s);
 const char *script_status_name(script_status_t status);
 /* script stats for log lines: "script ID (name=N, user=U, PID=P)" */
 const char *script_describe(const script_t *s, char *buf, size_t buflen);
+/* the error metric's text: "" when there is none */
+const char *script_error(const script_t *s);
+/* set it (truncated to SCRIPT_MAX_ERROR - 1 bytes), or clear it */
+void script_set_error(script_t *s, const char *fmt, ...) __PM_PRINTFLIKE(2,3);
+void script_clear_error(script_t *s);
 
 /* the poll loop's part */
 int script_pollfds(struct pollfd *pfd, int max, script_t **owner);

@@ -478,6 +478,23 @@ test_continues_after_problems(void **state)
     config_free(&c);
 }
 
+/* a config of size bytes: a long comment, then max_scripts = 7 last */
+static void
+big_config(const char *path, size_t size)
+{
+    static const char	head[] = "[limits]\n#", tail[] = "\nmax_scripts = 7\n";
+    FILE		*f;
+    size_t		i;
+
+    assert_non_null(f = fopen(path, "w"));
+    fputs(head, f);
+    for (i = strlen(head) + strlen(tail); i < size; i++)
+	fputc('x', f);
+    fputs(tail, f);
+    assert_int_equal(ftell(f), (long)size);
+    fclose(f);
+}
+
 static void
 test_load_file(void **state)
 {
@@ -510,6 +527,20 @@ test_load_file(void **state)
     assert_int_equal(config_load(&c, path), 0);
     assert_defaults(&c);
     config_free(&c);
+
+    /*
+     * A file of exactly the 1 MiB limit is read whole (the setting on its
+     * last line counts); one byte more is refused, and nothing applies.
+     */
+    big_config(path, 1024 * 1024);
+    assert_int_equal(config_load(&c, path), 0);
+    assert_int_equal(c.max_scripts, 7);
+    config_free(&c);
+    big_config(path, 1024 * 1024 + 1);
+    assert_int_equal(config_load(&c, path), -EFBIG);
+    assert_defaults(&c);
+    config_free(&c);
+    unlink(path);
 
     /* exists but cannot be read as a file */
     assert_non_null(mkdtemp(dir));

@@ -4,7 +4,8 @@
  * main loop does.  Checks what reaches the line callbacks: lines split
  * across writes and reads, a line far longer than one read, an over-long
  * line dropped and reported once, the last line without a newline, a tiny
- * read budget, stderr, and the script text arriving on stdin.
+ * read budget, stderr, the script text arriving on stdin, and two children
+ * read in turns through the one buffer all runners share.
  */
 #include <errno.h>
 #include <poll.h>
@@ -215,6 +216,88 @@ test_stdin_stderr(void **state)
     seen_free(&s);
 }
 
+/* two runners, each with its child and what its callbacks saw */
+typedef struct pair {
+    runner_t	r[2];
+    seen_t	s[2];
+    int		done[2];	/* reaped */
+} pair_t;
+
+/* poll both as the agent's loop does until until(p) holds (or 20 s) */
+static void
+pump(pair_t *p, int (*until)(const pair_t *))
+{
+    struct pollfd pfd[2 * RUNNER_MAX_POLLFDS];
+    int		n[2], i, k, status;
+
+    for (i = 0; i < 2000 && !until(p); i++) {
+	for (k = 0; k < 2; k++)
+	    n[k] = runner_pollfds(&p->r[k], pfd + k * RUNNER_MAX_POLLFDS);
+	for (k = 0; k < 2; k++) {
+	    if (n[k] > 0 && poll(pfd + k * RUNNER_MAX_POLLFDS, n[k], 5) > 0)
+		runner_io(&p->r[k], pfd + k * RUNNER_MAX_POLLFDS, n[k], (size_t)-1, &ops, &p->s[k]);
+	    if (!p->done[k] && waitpid(p->r[k].pid, &status, WNOHANG) == p->r[k].pid) {
+		runner_exited(&p->r[k], status, &ops, &p->s[k]);
+		p->done[k] = 1;
+	    }
+	}
+	if (n[0] == 0 && n[1] == 0)
+	    usleep(5000);
+    }
+    if (!until(p))
+	fail_msg("the children did not get there in 20 s");
+}
+
+static int a_partial_read(const pair_t *p) { return p->r[0].out_bytes == 2; }
+static int a_all_read(const pair_t *p) { return p->r[0].out_bytes == 10; }
+static int both_reaped(const pair_t *p) { return p->done[0] && p->done[1]; }
+
+/*
+ * Runners share one read buffer: the partial lines of two children, read
+ * in turns, each come out whole and unmixed.  Between reads a runner
+ * holds only its partial line, and no buffer at all when it has none.
+ */
+static void
+test_shared_buffer(void **state)
+{
+    char	*argv_a[] = { "sh", "-c",
+		"printf a1; sleep 0.4; printf 'a2\\na3'; sleep 0.4; echo a4; sleep 0.2", NULL };
+    char	*argv_b[] = { "sh", "-c",
+		"sleep 0.2; printf 'b1\\nb2'; sleep 0.4; echo b3", NULL };
+    pair_t	p;
+    int		k;
+
+    (void)state;
+    memset(&p, 0, sizeof(p));
+    for (k = 0; k < 2; k++)
+	runner_init(&p.r[k], 1 << 20);
+    assert_int_equal(runner_start(&p.r[0], argv_a, "", 0), 0);
+    assert_int_equal(runner_start(&p.r[1], argv_b, "", 0), 0);
+
+    pump(&p, a_partial_read);		/* "a1" read, no newline yet */
+    assert_int_equal(p.s[0].nout, 0);
+    assert_int_equal(p.r[0].out.len, 2);
+    assert_int_equal(p.r[0].out.size, 2);	/* the partial line, not a read buffer */
+    assert_memory_equal(p.r[0].out.data, "a1", 2);
+
+    pump(&p, a_all_read);		/* all of "a1a2\na3a4\n" read */
+    assert_null(p.r[0].out.data);
+    assert_int_equal(p.r[0].out.size, 0);
+
+    pump(&p, both_reaped);
+    assert_int_equal(p.s[0].nout, 2);
+    assert_string_equal(p.s[0].out[0], "a1a2");
+    assert_string_equal(p.s[0].out[1], "a3a4");
+    assert_int_equal(p.s[1].nout, 2);
+    assert_string_equal(p.s[1].out[0], "b1");
+    assert_string_equal(p.s[1].out[1], "b2b3");
+    for (k = 0; k < 2; k++) {
+	assert_int_equal(p.s[k].ntoolong, 0);
+	runner_free(&p.r[k]);
+	seen_free(&p.s[k]);
+    }
+}
+
 int
 main(void)
 {
@@ -225,6 +308,7 @@ main(void)
 	cmocka_unit_test(test_limit_edge),
 	cmocka_unit_test(test_small_budget),
 	cmocka_unit_test(test_stdin_stderr),
+	cmocka_unit_test(test_shared_buffer),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
