@@ -106,15 +106,16 @@ drop() {
 # Optional, all empty by default: PMCD_ENV, VAR=VALUE words in pmcd's
 # environment only (pmcd passes its environment on to the agent, unless
 # AGENT_PREFIX, words put before the agent's command in pmcd.conf, say
-# otherwise, e.g. "env -u VAR"); PMCD_ARGS, more pmcd options.  None may
+# otherwise, e.g. "env -u VAR"); PMCD_ARGS, more pmcd options; AGENT_IPC,
+# the pmcd.conf protocol words (default "binary notready").  None may
 # hold a space inside a word.
 port_listening() { ss -ltn 2>/dev/null | grep -q ":$1 "; }
 
 start_pmcd() {
     local conf=${1:-$'[dynamic_scripts]\nenabled = true\nauth_enabled = false\n'} i
     printf '%s\n' "$conf" > "$T/bpftrace.conf"
-    printf 'bpftrace\t151\tpipe\tbinary notready\t%s%s -d 151 -c %s -A %s -M %s -l %s %s\n' \
-	"${AGENT_PREFIX:+$AGENT_PREFIX }" "$AGENT_BIN" "$T/bpftrace.conf" "$T/autostart" "$T/var/config/pmda/151.clusters" \
+    printf 'bpftrace\t151\tpipe\t%s\t%s%s -d 151 -c %s -A %s -M %s -l %s %s\n' \
+	"${AGENT_IPC:-binary notready}" "${AGENT_PREFIX:+$AGENT_PREFIX }" "$AGENT_BIN" "$T/bpftrace.conf" "$T/autostart" "$T/var/config/pmda/151.clusters" \
 	"$T/bpftrace.log" "${AGENT_ARGS:-}" > "$T/pmcd.conf"
     if [ -n "${WITH_PMCD_PMDA:-}" ]; then
 	# pmproxy and pmlogger need pmcd's own metrics (pmcd.hostname, ...)
