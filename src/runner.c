@@ -19,6 +19,8 @@
 
 #define RUNNER_BUF_MIN		65536	/* the read buffer's first size */
 #define RUNNER_READ_MIN		4095	/* smallest read: and a NUL */
+#define RUNNER_KEEP_COPY	4096	/* a longer partial line keeps its buffer */
+#define RUNNER_BUF_KEEP		(2 << 20)	/* a bigger shared buffer is freed when empty */
 #define RUNNER_PIPE_SIZE	(1 << 20)	/* stdout pipe: a big map print in one write */
 #define RUNNER_NICE		5	/* bpftrace's niceness above the agent's */
 #define RUNNER_MAX_ERRLINE	4096
@@ -200,10 +202,12 @@ runner_write_input(runner_t *r)
 
 /*
  * One read buffer serves every runner: the agent reads one pipe at a
- * time and hands complete lines on straight from here, so a runner keeps
- * only a partial last line between reads (rare: bpftrace writes whole
- * records).  Fifty idle scripts then hold no line buffers at all, and a
- * script that once printed a big map does not keep a buffer that size.
+ * time and hands complete lines on straight from here, so between reads
+ * a runner keeps only its partial last line.  Fifty idle scripts then hold
+ * no line buffers at all.  A small partial line is copied out; a big one
+ * (a map print longer than the pipe holds, read in pieces) keeps the
+ * buffer it is in, which goes back to being the shared buffer at the
+ * runner's next read, so no piece is copied twice.
  */
 static runner_buf_t	runner_scratch;
 
@@ -232,9 +236,9 @@ runner_room(runner_buf_t *b)
 }
 
 /*
- * Start a read for b in the shared buffer: its partial line moves to the
- * front (and b lets go of its copy).  Without memory for that, the
- * partial line is dropped as an over-long one would be.
+ * Start a read for b in the shared buffer: b's partial line moves to its
+ * front, or b's own buffer becomes the shared one.  Without memory for
+ * that, the partial line is dropped as an over-long one would be.
  */
 static void
 runner_take(runner_buf_t *b)
@@ -243,6 +247,14 @@ runner_take(runner_buf_t *b)
 
     w->len = 0;
     w->skipped = b->skipped;
+    if (b->len > RUNNER_KEEP_COPY) {
+	free(w->data);
+	w->data = b->data;
+	w->size = b->size;
+	w->len = b->len;
+	memset(b, 0, sizeof(*b));
+	return;
+    }
     if (b->len > 0) {
 	w->len = b->len;
 	if (runner_room(w) == 0)
@@ -253,17 +265,25 @@ runner_take(runner_buf_t *b)
 	}
     }
     free(b->data);
-    b->data = NULL;
-    b->len = b->size = 0;
+    memset(b, 0, sizeof(*b));
 }
 
-/* end a read for b: it keeps (a copy of) the partial line left */
+/*
+ * End a read for b: it keeps the partial line left, a copy of a small
+ * one or the whole buffer with a big one.  A shared buffer grown past
+ * RUNNER_BUF_KEEP for one giant print is let go once it is empty.
+ */
 static void
 runner_keep(runner_buf_t *b)
 {
     runner_buf_t	*w = &runner_scratch;
 
     b->skipped = w->skipped;
+    if (w->len > RUNNER_KEEP_COPY) {
+	*b = *w;
+	memset(w, 0, sizeof(*w));
+	return;
+    }
     if (w->len > 0) {
 	if ((b->data = malloc(w->len)) == NULL)
 	    b->skipped += w->len;	/* dropped at its newline */
@@ -273,6 +293,11 @@ runner_keep(runner_buf_t *b)
 	}
     }
     w->len = w->skipped = 0;
+    if (w->size > RUNNER_BUF_KEEP) {
+	free(w->data);
+	w->data = NULL;
+	w->size = 0;
+    }
 }
 
 /*

@@ -168,6 +168,7 @@ script_append_error(script_t *s, const char *line, size_t len)
     size_t	sep = s->errlen ? 1 : 0;
     char	*p;
 
+    len = strnlen(line, len);	/* a NUL inside ends the text, as it would */
     if (s->errlen + sep + 1 >= SCRIPT_MAX_ERROR)
 	return;
     if (len > SCRIPT_MAX_ERROR - 1 - s->errlen - sep)
@@ -222,7 +223,7 @@ script_create(const char *code, size_t len, const char *name,
 {
     script_t	*s;
     char	errbuf[512];
-    int		sts;
+    int		sts, refused = 1;
 
     if ((s = calloc(1, sizeof(*s))) == NULL)
 	return NULL;
@@ -245,7 +246,7 @@ script_create(const char *code, size_t len, const char *name,
     if (path && (s->path = strdup(path)) == NULL)
 	goto oom;
 
-    if (len == 0) {
+    if (len == 0) {		/* refused: the error says why */
 	script_set_error(s, "empty script: no bpftrace code was given");
     } else if ((long)len > script_cfg->max_script_size) {
 	script_set_error(s, "script is %zu bytes long, longer than the limit of %ld bytes (max_script_size)",
@@ -255,7 +256,11 @@ script_create(const char *code, size_t len, const char *name,
 	s->meta.table_retain_lines = -1;
     } else if ((sts = script_make_variables(s)) < 0) {
 	goto oom;
+    } else {
+	refused = 0;
     }
+    if (refused && s->error == NULL)	/* no memory to say why */
+	goto oom;
 
     /*
      * the name: the "// name:" annotation, else the one given (a drop-in
@@ -272,8 +277,8 @@ script_create(const char *code, size_t len, const char *name,
     if (s->name == NULL)
 	goto oom;
     s->persistent = (path != NULL || s->meta.meta_name != NULL);
-    s->status = s->errlen ? SCRIPT_ERROR : SCRIPT_STOPPED;
-    if (s->errlen)
+    s->status = refused ? SCRIPT_ERROR : SCRIPT_STOPPED;
+    if (refused)
 	s->want_running = 0;
     return s;
 

@@ -729,7 +729,8 @@ test_fixture_f4(void **state)
     assert_int_equal(var(t, "@m")->nset, 0);		/* {} after keys */
     assert_int_equal(var(t, "@m")->ninst, 2);
     assert_int_equal(var(t, "@hk")->nset, 0);
-    assert_int_equal(var(t, "@ak")->nset, 0);
+    assert_int_equal(var(t, "@ak")->nset, 0);		/* "stats" {} after keys */
+    assert_int_equal(var(t, "@ak")->ninst, 2);
     assert_string_equal(set_names(var(t, "@comm")), "WebContent|kworker/0:1");
     assert_string_equal(set_names(var(t, "@stk2")),
 	"\nperf_syscall_enter+397\nsyscall_trace_enter+384\ndo_syscall_64+506\n");

@@ -248,6 +248,34 @@ pump(pair_t *p, int (*until)(const pair_t *))
 	fail_msg("the children did not get there in 20 s");
 }
 
+/* start two children on runners with max_line limit */
+static void
+pair_start(pair_t *p, const char *cmd_a, const char *cmd_b, size_t limit)
+{
+    char	*argv[2][4] = {
+	{ "sh", "-c", (char *)cmd_a, NULL },
+	{ "sh", "-c", (char *)cmd_b, NULL },
+    };
+    int		k;
+
+    memset(p, 0, sizeof(*p));
+    for (k = 0; k < 2; k++) {
+	runner_init(&p->r[k], limit);
+	assert_int_equal(runner_start(&p->r[k], argv[k], "", 0), 0);
+    }
+}
+
+static void
+pair_free(pair_t *p)
+{
+    int		k;
+
+    for (k = 0; k < 2; k++) {
+	runner_free(&p->r[k]);
+	seen_free(&p->s[k]);
+    }
+}
+
 static int a_partial_read(const pair_t *p) { return p->r[0].out_bytes == 2; }
 static int a_all_read(const pair_t *p) { return p->r[0].out_bytes == 10; }
 static int both_reaped(const pair_t *p) { return p->done[0] && p->done[1]; }
@@ -260,19 +288,12 @@ static int both_reaped(const pair_t *p) { return p->done[0] && p->done[1]; }
 static void
 test_shared_buffer(void **state)
 {
-    char	*argv_a[] = { "sh", "-c",
-		"printf a1; sleep 0.4; printf 'a2\\na3'; sleep 0.4; echo a4; sleep 0.2", NULL };
-    char	*argv_b[] = { "sh", "-c",
-		"sleep 0.2; printf 'b1\\nb2'; sleep 0.4; echo b3", NULL };
     pair_t	p;
     int		k;
 
     (void)state;
-    memset(&p, 0, sizeof(p));
-    for (k = 0; k < 2; k++)
-	runner_init(&p.r[k], 1 << 20);
-    assert_int_equal(runner_start(&p.r[0], argv_a, "", 0), 0);
-    assert_int_equal(runner_start(&p.r[1], argv_b, "", 0), 0);
+    pair_start(&p, "printf a1; sleep 0.4; printf 'a2\\na3'; sleep 0.4; echo a4; sleep 0.2",
+		"sleep 0.2; printf 'b1\\nb2'; sleep 0.4; echo b3", 1 << 20);
 
     pump(&p, a_partial_read);		/* "a1" read, no newline yet */
     assert_int_equal(p.s[0].nout, 0);
@@ -291,11 +312,68 @@ test_shared_buffer(void **state)
     assert_int_equal(p.s[1].nout, 2);
     assert_string_equal(p.s[1].out[0], "b1");
     assert_string_equal(p.s[1].out[1], "b2b3");
-    for (k = 0; k < 2; k++) {
+    for (k = 0; k < 2; k++)
 	assert_int_equal(p.s[k].ntoolong, 0);
-	runner_free(&p.r[k]);
-	seen_free(&p.s[k]);
-    }
+    pair_free(&p);
+}
+
+/*
+ * One runner in the middle of an over-long line while the other reads
+ * whole lines: the long line is reported once with its full length, and
+ * the other runner's lines are not taken for part of it.
+ */
+static void
+test_shared_overlong(void **state)
+{
+    pair_t	p;
+
+    (void)state;
+    pair_start(&p, "head -c 3000 /dev/zero | tr '\\0' y; sleep 0.4; printf 'yy\\na\\n'",
+		"sleep 0.2; echo b1; sleep 0.4; echo b2", 1000);
+    pump(&p, both_reaped);
+    assert_int_equal(p.s[0].ntoolong, 1);
+    assert_int_equal(p.s[0].toolong[0], 3002);
+    assert_int_equal(p.s[0].nout, 1);
+    assert_string_equal(p.s[0].out[0], "a");
+    assert_int_equal(p.s[1].ntoolong, 0);
+    assert_int_equal(p.s[1].nout, 2);
+    assert_string_equal(p.s[1].out[0], "b1");
+    assert_string_equal(p.s[1].out[1], "b2");
+    pair_free(&p);
+}
+
+static int a_big_read(const pair_t *p) { return p->r[0].out_bytes == 100000; }
+
+/*
+ * A big partial line (a map print longer than one read) stays in the
+ * buffer it was read into, held by its runner while the other one reads,
+ * and comes out whole when its newline arrives.
+ */
+static void
+test_shared_big_partial(void **state)
+{
+    pair_t	p;
+    size_t	i;
+
+    (void)state;
+    pair_start(&p, "head -c 100000 /dev/zero | tr '\\0' x; sleep 0.4; echo z",
+		"sleep 0.2; echo b1; echo b2", 1 << 20);
+    pump(&p, a_big_read);
+    assert_int_equal(p.s[0].nout, 0);
+    assert_int_equal(p.r[0].out.len, 100000);
+    /* the buffer it was read into, not a copy made to measure */
+    assert_true(p.r[0].out.size > p.r[0].out.len);
+    pump(&p, both_reaped);
+    assert_int_equal(p.s[0].nout, 1);
+    assert_int_equal(p.s[0].outlen[0], 100001);
+    for (i = 0; i < 100000; i++)
+	if (p.s[0].out[0][i] != 'x')
+	    fail_msg("byte %zu is %#x", i, p.s[0].out[0][i]);
+    assert_int_equal(p.s[0].out[0][100000], 'z');
+    assert_int_equal(p.s[1].nout, 2);
+    assert_string_equal(p.s[1].out[0], "b1");
+    assert_string_equal(p.s[1].out[1], "b2");
+    pair_free(&p);
 }
 
 int
@@ -309,6 +387,8 @@ main(void)
 	cmocka_unit_test(test_small_budget),
 	cmocka_unit_test(test_stdin_stderr),
 	cmocka_unit_test(test_shared_buffer),
+	cmocka_unit_test(test_shared_overlong),
+	cmocka_unit_test(test_shared_big_partial),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
