@@ -39,6 +39,7 @@ static const struct {
     { "@i", VAR_FUNC_ASSIGN, 0, 0, 0 },
     { "@k", VAR_FUNC_COUNT, 1, 0, 0 },
     { "@k2", VAR_FUNC_ASSIGN, 1, 0, 0 },
+    { "@klh", VAR_FUNC_LHIST, 1, 0, 0 },
     { "@l", VAR_FUNC_LHIST, 0, 0, 0 },
     { "@lat", VAR_FUNC_HIST, 0, 0, 0 },
     { "@m", VAR_FUNC_COUNT, 1, 0, 0 },
@@ -707,6 +708,15 @@ test_fixture_f3(void **state)
     assert_string_equal(set_names(var(t, "@ak")), "c|d");
     assert_string_equal(set_names(var(t, "@ck")), "caf\xc3\xa9,?");
     assert_string_equal(scalar(var(t, "@ts")).cp, "2026-11-22");
+    assert_int_equal(var(t, "@zh")->nset, 0);		/* [] after a bucket */
+    assert_int_equal(var(t, "@zh")->ninst, 1);
+    assert_string_equal(set_names(var(t, "@h10g")), "8589934592-17179869183");
+    /* a keyed lhist: its open-ended last bucket, and empty buckets kept */
+    assert_string_equal(set_names(var(t, "@klh")),
+	"bpftrace:0-9|bpftrace:10-19|bpftrace:100-inf|curl:50-59");
+    assert_int_equal(value(var(t, "@klh"), "bpftrace:100-inf").ull, 1);
+    assert_int_equal(value(var(t, "@klh"), "bpftrace:10-19").ull, 0);
+    assert_non_null(strstr(scalar(t->output).cp, "a b c\n/bin/echo,'A'1234.56 5678.90\n"));
     assert_int_equal(t->lost_events, 12);
     assert_int_equal(t->runtime_errors, 2);
 }
@@ -743,7 +753,8 @@ test_fixture_f4(void **state)
     assert_true(value(var(t, "@hbig"), "18014398509481984-36028797018963967").ull == 9007199254740993ULL);
     assert_int_equal(var(t, "@lat")->ninst, 0);		/* hex count: lost */
     assert_int_equal(var(t, "@tsr")->have_value, 0);
-    assert_string_equal(scalar(t->output).cp, "test 5true\n{\"m\":2,\"n\":3}\n");
+    assert_string_equal(scalar(t->output).cp, "test 5true\n{\"m\":2,\"n\":3}\n"
+	"[true,false]\n{\"m\":2,\"n\":{\"i\":5,\"f\":null}}\n");
 }
 
 static void
