@@ -458,12 +458,9 @@ config_read_file(const char *path, char **out)
 
     if ((f = fopen(path, "r")) == NULL)
 	return -errno;
-    do {
+    /* up to one byte over the limit, to know that it is over */
+    while (len <= CONFIG_MAX_FILE) {
 	if (len + 1 >= size) {
-	    if (size >= CONFIG_MAX_FILE + 2) {	/* more than the limit read */
-		sts = -EFBIG;
-		break;
-	    }
 	    size = size ? 2 * size : 4096;
 	    if (size > CONFIG_MAX_FILE + 2)
 		size = CONFIG_MAX_FILE + 2;
@@ -473,9 +470,10 @@ config_read_file(const char *path, char **out)
 	    }
 	    buf = p;
 	}
-	n = fread(buf + len, 1, size - len - 1, f);
+	if ((n = fread(buf + len, 1, size - len - 1, f)) == 0)
+	    break;
 	len += n;
-    } while (n > 0);
+    }
     if (sts == 0 && ferror(f))
 	sts = errno ? -errno : -EIO;
     else if (sts == 0 && len > CONFIG_MAX_FILE)

@@ -138,7 +138,7 @@ script_error(const script_t *s)
     return s->error ? s->error : "";
 }
 
-void
+static void
 script_clear_error(script_t *s)
 {
     free(s->error);

@@ -107,9 +107,8 @@ const char *script_status_name(script_status_t status);
 const char *script_describe(const script_t *s, char *buf, size_t buflen);
 /* the error metric's text: "" when there is none */
 const char *script_error(const script_t *s);
-/* set it (truncated to SCRIPT_MAX_ERROR - 1 bytes), or clear it */
+/* set it, truncated to SCRIPT_MAX_ERROR - 1 bytes */
 void script_set_error(script_t *s, const char *fmt, ...) __PM_PRINTFLIKE(2,3);
-void script_clear_error(script_t *s);
 
 /* the poll loop's part */
 int script_pollfds(struct pollfd *pfd, int max, script_t **owner);

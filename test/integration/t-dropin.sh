@@ -128,28 +128,23 @@ BT
 check "@_tmp becomes data._tmp, with values" \
     wait_until 20 has_data bpftrace.scripts.under.data._tmp
 
-# a "// name:" line names a drop-in script, over its file name, as upstream
-drop stem <<'BT'
-// name: annotated
-interval:ms:100 { @n = count(); }
-BT
+# a "// name:" line names a drop-in script, over its file name, as upstream:
+# drop_named FILE NAME writes FILE.bt saying "// name: NAME"
+drop_named() {
+    printf '// name: %s\ninterval:ms:100 { @n = count(); }\n' "$2" | drop "$1"
+}
+drop_named stem annotated
 check "// name: in a drop-in file names its metrics" \
     wait_until 20 has_data bpftrace.scripts.annotated.data.n
 check "...not the file's stem" bash -c "! pminfo -h $HOST bpftrace.scripts.stem >/dev/null 2>&1"
 check_eq "...and scripts_json agrees" "annotated" \
     "$(pminfo -h $HOST -f bpftrace.info.scripts_json | sed -n 's/.*"metadata": {"name": "\(annotated\)".*/\1/p')"
-drop other <<'BT'
-// name: annotated
-interval:ms:100 { @n = count(); }
-BT
+drop_named other annotated
 check "a second file naming the same script is refused, with a logged reason" \
     wait_until 10 grep -q "Skipping autostart script $T/autostart/other.bt: Script name annotated is already in use" "$T/bpftrace.log"
 rm -f "$T/autostart/other.bt"
 # an edit of the name line renames the script
-drop stem <<'BT'
-// name: renamed
-interval:ms:100 { @n = count(); }
-BT
+drop_named stem renamed
 check "an edited // name: line renames the script" \
     wait_until 20 has_data bpftrace.scripts.renamed.data.n
 check "...and the old name goes" bash -c "! pminfo -h $HOST bpftrace.scripts.annotated >/dev/null 2>&1"
