@@ -36,6 +36,7 @@ static const struct {
     { "@hbig", VAR_FUNC_HIST, 0, 0, 0 },
     { "@hf", VAR_FUNC_HIST, 0, 0, 0 },
     { "@hk", VAR_FUNC_HIST, 1, 0, 0 },
+    { "@hk2", VAR_FUNC_HIST, 1, 0, 0 },
     { "@i", VAR_FUNC_ASSIGN, 0, 0, 0 },
     { "@k", VAR_FUNC_COUNT, 1, 0, 0 },
     { "@k2", VAR_FUNC_ASSIGN, 1, 0, 0 },
@@ -626,7 +627,7 @@ test_fixture_f1(void **state)
     parse_target_t	*t = *state;
     unsigned		n;
 
-    run_fixture(t, "bpftrace-0.17.jsonl", 2, &n);
+    run_fixture(t, "bpftrace-0.17.jsonl", 3, &n);
     assert_true(n > 50);
     assert_int_equal(t->probes, 1);
     assert_int_equal(t->runtime_errors, 1);
@@ -658,9 +659,20 @@ test_fixture_f1(void **state)
     assert_string_equal(set_names(var(t, "@us")), "\n    0x7f79d3eab4e7\n,sh");
     assert_int_equal(var(t, "@zh")->nset, 0);
     assert_int_equal(var(t, "@ts")->have_value, 0);	/* strftime: invalid */
+    assert_string_equal(set_names(var(t, "@klh")),
+	"bpftrace:0-9|bpftrace:10-19|bpftrace:20-29|bpftrace:30-39|bpftrace:40-49|"
+	"bpftrace:50-59|bpftrace:60-69|bpftrace:70-79|bpftrace:80-89|bpftrace:90-99|"
+	"bpftrace:100-inf|curl:50-59");
+    assert_int_equal(value(var(t, "@klh"), "bpftrace:100-inf").ull, 1);
+    assert_int_equal(value(var(t, "@klh"), "bpftrace:50-59").ull, 0);
+    assert_int_equal(value(var(t, "@klh"), "curl:50-59").ull, 1);
+    assert_string_equal(set_names(var(t, "@hk2")),
+	"bpftrace,2:2-3|curl,3:256-511|curl,3:512-1023|curl,3:1024-2047");
+    assert_int_equal(value(var(t, "@hk2"), "curl,3:1024-2047").ull, 1);
+    /* the tuple with an unquoted strftime is lost, the lines after it are not */
     assert_string_equal(scalar(t->output).cp,
 	"hi there 42\n02:58:19\n1\n[1,\"two\",[3,4]]\nmulti\nline\nLinux\na b c\n"
-	"1,row\n2,row\n3,row\n");
+	"1,row\n2,row\n3,row\ntest \r \n \t \\ \" bar5\nbpftrace\n");
 }
 
 static void
@@ -688,7 +700,10 @@ test_fixture_f2(void **state)
 	"curl:average|curl:count|curl:total|zsh:average|zsh:count|zsh:total");
     assert_string_equal(scalar(t->output).cp,
 	"test \r \n \t \\ \" bara b c\n/bin/echo,'A'1234.56 5678.90\n"
-	"Argument list too long\n[1,2,\"string\"]\n{\"m\":2,\"n\":3}\n");
+	"Argument list too long\n[1,2,\"string\"]\n{\"m\":2,\"n\":3}\n"
+	"11:22:33\n5\nbpftrace\n{\"y\":{\"m\":[2]},\"a\":{\"n\":3}}\n");
+    assert_string_equal(set_names(var(t, "@klh")),
+	"bpftrace:0-9|bpftrace:10-19|bpftrace:100-inf|curl:50-59");
 }
 
 static void
@@ -717,6 +732,9 @@ test_fixture_f3(void **state)
     assert_int_equal(value(var(t, "@klh"), "bpftrace:100-inf").ull, 1);
     assert_int_equal(value(var(t, "@klh"), "bpftrace:10-19").ull, 0);
     assert_non_null(strstr(scalar(t->output).cp, "a b c\n/bin/echo,'A'1234.56 5678.90\n"));
+    /* printf escapes; strftime in a tuple and 0.23's none type, both quoted */
+    assert_non_null(strstr(scalar(t->output).cp, "5678.90\ntest \r \n \t \\ \" bar"
+	"[1,\"11/22/26\"]\n{\"m\":2,\"n\":{\"i\":5,\"f\":\"\"}}\n"));
     assert_int_equal(t->lost_events, 12);
     assert_int_equal(t->runtime_errors, 2);
 }
@@ -730,7 +748,7 @@ test_fixture_f4(void **state)
     run_fixture(t, "bpftrace-F4.jsonl", 2, &n);
     assert_int_equal(t->probes, 3);
     assert_int_equal(t->lost_events, 5);
-    assert_int_equal(t->runtime_errors, 3);
+    assert_int_equal(t->runtime_errors, 4);
     assert_string_equal(t->last_runtime_error,
 	"helper map_update_elem failed: -7: Argument list too long (line 1 col 37)");
     assert_true(scalar(var(t, "@u")).ull == UINT64_MAX);
@@ -753,6 +771,13 @@ test_fixture_f4(void **state)
     assert_true(value(var(t, "@hbig"), "18014398509481984-36028797018963967").ull == 9007199254740993ULL);
     assert_int_equal(var(t, "@lat")->ninst, 0);		/* hex count: lost */
     assert_int_equal(var(t, "@tsr")->have_value, 0);
+    assert_string_equal(scalar(var(t, "@t")).cp, "[0,{\"m\":2,\"n\":3}]");
+    assert_string_equal(set_names(var(t, "@hk2")),
+	"bpftrace,2:2-3|curl,3:256-511|curl,3:512-1023|curl,3:1024-2047");
+    assert_int_equal(var(t, "@zh")->nset, 0);		/* [] after a bucket */
+    assert_int_equal(var(t, "@zh")->ninst, 1);
+    assert_string_equal(set_names(var(t, "@klh")),
+	"bpftrace:0-9|bpftrace:10-19|bpftrace:100-inf|curl:50-59");
     assert_string_equal(scalar(t->output).cp, "test 5true\n{\"m\":2,\"n\":3}\n"
 	"[true,false]\n{\"m\":2,\"n\":{\"i\":5,\"f\":null}}\n");
 }
@@ -774,7 +799,172 @@ test_fixture_f5(void **state)
     assert_int_equal(var(t, "@stk")->nset, 0);
     assert_int_equal(var(t, "@tsr")->have_value, 0);
     assert_string_equal(set_names(var(t, "@ck")), "caf\xc3\xa9?");
-    assert_string_equal(scalar(t->output).cp, "row 1\n");
+    assert_int_equal(var(t, "@ak")->nset, 0);		/* "stats" {} after keys */
+    assert_int_equal(var(t, "@ak")->ninst, 2);
+    assert_string_equal(scalar(var(t, "@rec")).cp,
+	"{\"a\":0,\"b\":1,\"c\":\"str\",\"d\":[5,6],\"e\":{\"x\":1,\"y\":2}}");
+    assert_int_equal(var(t, "@zh")->nset, 0);		/* [] after a bucket */
+    assert_int_equal(var(t, "@zh")->ninst, 1);
+    assert_string_equal(set_names(var(t, "@klh")),
+	"bpftrace:0-9|bpftrace:10-19|bpftrace:100-inf|curl:50-59");
+    assert_string_equal(scalar(var(t, "@t")).cp, "[0,{\"m\":2,\"n\":3}]");
+    assert_string_equal(scalar(t->output).cp, "row 1\n{\"y\":{\"m\":[2]},\"a\":{\"n\":3}}\n");
+}
+
+/* ---- the anonymous map "@" (served as data.root) in every family ---- */
+
+/* what a user reads back: the value, or each instance as name=value */
+static const char *
+describe(const variable_t *v)
+{
+    static char	buf[1024];
+    pmAtomValue	atom;
+    size_t	o = 0;
+    int		i;
+
+    buf[0] = '\0';
+    if (v->single) {
+	if (var_fetch(v, PM_IN_NULL, &atom) != PMDA_FETCH_STATIC)
+	    return "(no value)";
+	if (v->type == PM_TYPE_STRING)
+	    snprintf(buf, sizeof(buf), "%s", atom.cp);
+	else if (v->type == PM_TYPE_U64)
+	    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)atom.ull);
+	else
+	    snprintf(buf, sizeof(buf), "%lld", (long long)atom.ll);
+	return buf;
+    }
+    for (i = 0; i < v->nset && o < sizeof(buf); i++) {
+	assert_int_equal(var_fetch(v, v->set[i].i_inst, &atom), PMDA_FETCH_STATIC);
+	if (v->type == PM_TYPE_U64)
+	    o += snprintf(buf + o, sizeof(buf) - o, "%s%s=%llu", i ? "|" : "",
+			  v->set[i].i_name, (unsigned long long)atom.ull);
+	else
+	    o += snprintf(buf + o, sizeof(buf) - o, "%s%s=%lld", i ? "|" : "",
+			  v->set[i].i_name, (long long)atom.ll);
+    }
+    return buf;
+}
+
+/*
+ * bpftrace's own examples use "@" for tuples, keyed hist and avg maps.
+ * F1 lines are bpftrace 0.17's real output; F2-F5 are the EXPECT lines of
+ * tests/runtime/json-output at v0.20.0, v0.22.0, v0.24.0 and v0.25.0.
+ */
+static const struct {
+    const char	*family;
+    var_func_t	func;
+    int		keyed, is_string;
+    const char	*line, *expect;
+} anon_cases[] = {
+    { "F1", VAR_FUNC_ASSIGN, 0, 1,
+      "{\"type\": \"map\", \"data\": {\"@\": [1,2,\"string\",[4,5]]}}",
+      "[1,2,\"string\",[4,5]]" },
+    { "F1", VAR_FUNC_ASSIGN, 0, 1,
+      "{\"type\": \"map\", \"data\": {\"@\": [1,2,\"string with \\\"quotes\\\"\"]}}",
+      "[1,2,\"string with \\\"quotes\\\"\"]" },
+    { "F1", VAR_FUNC_ASSIGN, 0, 0,
+      "{\"type\": \"map\", \"data\": {\"@\": 50}}", "50" },
+    { "F1", VAR_FUNC_COUNT, 0, 0,
+      "{\"type\": \"map\", \"data\": {\"@\": 2}}", "2" },
+    { "F1", VAR_FUNC_COUNT, 1, 0,
+      "{\"type\": \"map\", \"data\": {\"@\": {\"x y\": 1, \"bpftrace\": 1}}}",
+      "bpftrace=1|x y=1" },
+    { "F1", VAR_FUNC_AVG, 1, 0,
+      "{\"type\": \"stats\", \"data\": {\"@\": {\"c\": 3, \"d\": 4}}}", "c=3|d=4" },
+    { "F1", VAR_FUNC_STATS, 0, 0,
+      "{\"type\": \"stats\", \"data\": {\"@\": {\"count\": 1, \"average\": 3, \"total\": 3}}}",
+      "average=3|count=1|total=3" },
+    { "F1", VAR_FUNC_LHIST, 0, 0,
+      "{\"type\": \"hist\", \"data\": {\"@\": [{\"min\": 5, \"max\": 9, \"count\": 1}]}}",
+      "5-9=1" },
+    { "F1", VAR_FUNC_HIST, 1, 0,
+      "{\"type\": \"hist\", \"data\": {\"@\": {\"2\": [{\"min\": 16, \"max\": 31, \"count\": 1}], \"3\": [{\"min\": 16, \"max\": 31, \"count\": 1}]}}}",
+      "2:16-31=1|3:16-31=1" },
+    /* zero(@) of a keyed hist: the key stays, with no bucket */
+    { "F1", VAR_FUNC_HIST, 1, 0,
+      "{\"type\": \"hist\", \"data\": {\"@\": {\"1\": []}}}", "" },
+
+    { "F2", VAR_FUNC_ASSIGN, 0, 1,
+      "{\"type\": \"map\", \"data\": {\"@\": [0,{ \"m\": 2, \"n\": 3 }]}}",
+      "[0,{\"m\":2,\"n\":3}]" },
+    { "F2", VAR_FUNC_AVG, 1, 0,
+      "{\"type\": \"stats\", \"data\": {\"@\": {\"a\": 1, \"b\": 2, \"c\": 3, \"d\": 4}}}",
+      "a=1|b=2|c=3|d=4" },
+    { "F2", VAR_FUNC_HIST, 1, 0,
+      "{\"type\": \"hist\", \"data\": {\"@\": {\"1\": [{\"min\": 8, \"max\": 15, \"count\": 1}], \"2\": [{\"min\": 16, \"max\": 31, \"count\": 1}], \"3\": [{\"min\": 16, \"max\": 31, \"count\": 1}]}}}",
+      "1:8-15=1|2:16-31=1|3:16-31=1" },
+
+    { "F3", VAR_FUNC_ASSIGN, 0, 0,
+      "{\"type\": \"map\", \"data\": {\"@\": 50}}", "50" },
+    { "F3", VAR_FUNC_HIST, 1, 0,
+      "{\"type\": \"hist\", \"data\": {\"@\": {\"bpftrace,2\": [{\"min\": 2, \"max\": 3, \"count\": 1}], \"curl,3\": [{\"min\": 256, \"max\": 511, \"count\": 1}, {\"min\": 512, \"max\": 1023, \"count\": 0}, {\"min\": 1024, \"max\": 2047, \"count\": 1}]}}}",
+      "bpftrace,2:2-3=1|curl,3:256-511=1|curl,3:512-1023=0|curl,3:1024-2047=1" },
+    { "F3", VAR_FUNC_HIST, 0, 0,
+      "{\"type\": \"hist\", \"data\": {\"@\": [{\"min\": 0, \"max\": 0, \"count\": 1}, {\"min\": 1, \"max\": 1, \"count\": 1}, {\"min\": 2, \"max\": 2, \"count\": 1}]}}",
+      "0-0=1|1-1=1|2-2=1" },
+
+    { "F4", VAR_FUNC_ASSIGN, 0, 1,
+      "{\"type\": \"map\", \"data\": {\"@\": [0,{\"m\": 2, \"n\": 3}]}}",
+      "[0,{\"m\":2,\"n\":3}]" },
+    { "F4", VAR_FUNC_AVG, 1, 0,
+      "{\"type\": \"stats\", \"data\": {\"@\": {\"c\": 3, \"d\": 4}}}", "c=3|d=4" },
+    { "F4", VAR_FUNC_COUNT, 1, 0,
+      "{\"type\": \"map\", \"data\": {\"@\": {\"bpftrace\": \"18446744073709551615\"}}}",
+      "bpftrace=18446744073709551615" },
+    { "F4", VAR_FUNC_COUNT, 1, 0,
+      "{\"type\": \"map\", \"data\": {\"@\": {}}}", "" },
+
+    { "F5", VAR_FUNC_ASSIGN, 0, 1,
+      "{\"type\": \"map\", \"data\": {\"@\": [1,2,\"string\",[4,5]]}}",
+      "[1,2,\"string\",[4,5]]" },
+    { "F5", VAR_FUNC_HIST, 1, 0,
+      "{\"type\": \"hist\", \"data\": {\"@\": {\"2\": [{\"min\": 16, \"max\": 31, \"count\": 1}], \"3\": [{\"min\": 16, \"max\": 31, \"count\": 1}]}}}",
+      "2:16-31=1|3:16-31=1" },
+    { "F5", VAR_FUNC_COUNT, 0, 0,
+      "{\"type\": \"map\", \"data\": {\"@\": \"7\"}}", "7" },
+};
+
+/* each case parsed at once and, as the agent does, offered then flushed */
+static void
+test_anon_map(void **state)
+{
+    static const char	*old_hist = "{\"type\": \"hist\", \"data\": {\"@\": {\"old\": [{\"min\": 1, \"max\": 1, \"count\": 9}]}}}";
+    static const char	*old_map = "{\"type\": \"map\", \"data\": {\"@\": {\"old\": 9}}}";
+    size_t		i;
+    int			lazy;
+
+    (void)state;
+    for (i = 0; i < sizeof(anon_cases) / sizeof(anon_cases[0]); i++) {
+	for (lazy = 0; lazy < 2; lazy++) {
+	    int			(*in)(parse_target_t *, const char *) = lazy ? offer : feed;
+	    parse_target_t	*t = calloc(1, sizeof(*t));
+	    const char		*got;
+
+	    assert_non_null(t);
+	    assert_non_null(t->vars = calloc(1, sizeof(variable_t)));
+	    t->nvars = 1;
+	    assert_int_equal(var_init(&t->vars[0], "@", anon_cases[i].func,
+		    anon_cases[i].keyed, anon_cases[i].is_string, 0), 0);
+	    /* a keyed "@" had keys before: the case's print replaces them */
+	    if (anon_cases[i].keyed) {
+		assert_int_equal(in(t, anon_cases[i].func == VAR_FUNC_HIST ?
+				    old_hist : old_map), 0);
+		parse_flush(t);
+	    }
+	    assert_int_equal(in(t, anon_cases[i].line), 0);
+	    parse_flush(t);
+	    if (t->parse_errors != 0)
+		fail_msg("%s, case %zu: parse error on %s", anon_cases[i].family,
+			 i, anon_cases[i].line);
+	    got = describe(&t->vars[0]);
+	    if (strcmp(got, anon_cases[i].expect) != 0)
+		fail_msg("%s, case %zu (%s): \"%s\" read back as \"%s\", expected \"%s\"",
+			 anon_cases[i].family, i, lazy ? "offered" : "parsed",
+			 anon_cases[i].line, got, anon_cases[i].expect);
+	    free_target(t);
+	}
+    }
 }
 
 /* F1-F3 print no line for an emptied map: the print block's tick tells */
@@ -1034,6 +1224,7 @@ main(void)
 	T(test_stats),
 	T(test_keyed_maps),
 	T(test_tick_empties),
+	cmocka_unit_test(test_anon_map),
 	T(test_text_values),
 	T(test_output),
 	T(test_errors_probes),
