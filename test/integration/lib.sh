@@ -94,11 +94,12 @@ instances() {
     pminfo -h "$HOST" -f "$1" 2>/dev/null | sed -n 's/^    inst \[[0-9]* or "\(.*\)"\] value \(.*\)$/\1=\2/p'
 }
 
-# write a drop-in script owned by root, mode 644 unless MODE says otherwise;
-# it appears in the folder whole, with its mode: drop NAME [MODE] < text
+# write a drop-in script owned by root, mode 644 unless MODE says otherwise,
+# into $T/autostart unless DIR says otherwise; it appears in the folder
+# whole, with its mode: drop NAME [MODE [DIR]] < text
 drop() {
-    cat > "$T/autostart/$1.bt.tmp" && chmod "${2:-644}" "$T/autostart/$1.bt.tmp" &&
-	mv "$T/autostart/$1.bt.tmp" "$T/autostart/$1.bt"
+    local f=${3:-$T/autostart}/$1.bt
+    cat > "$f.tmp" && chmod "${2:-644}" "$f.tmp" && mv "$f.tmp" "$f"
 }
 
 # start_pmcd [CONFIG-TEXT]: the agent's bpftrace.conf (default: dynamic

@@ -22,8 +22,7 @@ interval:s:1 { @x = count() }}}
 BT
 # -A is repeatable: a second folder, as the agent watches two by default
 mkdir -m 755 "$T/second"
-printf 'interval:ms:100 { @n = count(); }\n' > "$T/second/other_dir.bt"
-chmod 644 "$T/second/other_dir.bt"
+echo 'interval:ms:100 { @n = count(); }' | drop other_dir 644 "$T/second"
 AGENT_ARGS="-A $T/second" start_pmcd || exit 1
 
 check "good script reaches status started" wait_until 20 bash -c "[ \"\$(pminfo -h $HOST -f bpftrace.scripts.kinds.status | grep -c started)\" = 1 ]"
@@ -152,8 +151,6 @@ check "...and the old name goes" bash -c "! pminfo -h $HOST bpftrace.scripts.ann
 # the second folder is read at start and watched as the first
 check "a script in a second -A folder runs" \
     wait_until 10 has_data bpftrace.scripts.other_dir.data.n
-printf 'interval:ms:100 { @m = count(); }\n' > "$T/second/late.tmp"
-chmod 644 "$T/second/late.tmp"
-mv "$T/second/late.tmp" "$T/second/late_second.bt"
+echo 'interval:ms:100 { @m = count(); }' | drop late_second 644 "$T/second"
 check "a file dropped in the second folder starts" \
     wait_until 20 has_data bpftrace.scripts.late_second.data.m

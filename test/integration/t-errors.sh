@@ -41,7 +41,7 @@ drop lossy <<'BT'
 tracepoint:raw_syscalls:sys_enter { printf("%s %d %d %d %d\n", comm, pid, tid, nsecs, cpu); }
 BT
 PMCD_ENV=BPFTRACE_PERF_RB_PAGES=1 start_pmcd $'[bpftrace]\nmax_throughput = 1000000000\n' || exit 1
-check "lossy: runs" wait_until 20 bash -c "pminfo -h $HOST -f bpftrace.scripts.lossy.status | grep -q started"
+check "lossy: runs" wait_until 20 started lossy
 busy() { for _ in $(seq 1 200); do cat /proc/self/stat >/dev/null; done; }
 check "lost events are counted in lost_events" \
     wait_until 20 bash -c "$(declare -f busy); busy; pminfo -h $HOST -f bpftrace.scripts.lossy.lost_events | grep -q 'value [1-9]'"

@@ -15,12 +15,15 @@
 #include <time.h>
 #include "parser.h"
 
-/* every variable any fixture prints, classified as the tokenizer would */
-static const struct {
+/* a variable, classified as the tokenizer would */
+typedef struct {
     const char	*name;
     var_func_t	func;
     int		keyed, is_string, stacks;
-} specs[] = {
+} spec_t;
+
+/* every variable any fixture prints */
+static const spec_t specs[] = {
     { "@a", VAR_FUNC_AVG, 0, 0, 0 },
     { "@ak", VAR_FUNC_AVG, 1, 0, 0 },
     { "@big", VAR_FUNC_ASSIGN, 0, 0, 0 },
@@ -75,23 +78,30 @@ static const struct {
 };
 #define NSPECS	((int)(sizeof(specs) / sizeof(specs[0])))
 
+/* a parse target holding the n variables of sp */
 static parse_target_t *
-new_target(void)
+new_target_of(const spec_t *sp, int n)
 {
     parse_target_t	*t = calloc(1, sizeof(*t));
     int			i;
 
     assert_non_null(t);
-    t->vars = calloc(NSPECS, sizeof(variable_t));
+    t->vars = calloc(n, sizeof(variable_t));
     assert_non_null(t->vars);
-    t->nvars = NSPECS;
-    for (i = 0; i < NSPECS; i++) {
-	assert_int_equal(var_init(&t->vars[i], specs[i].name, specs[i].func,
-		specs[i].keyed, specs[i].is_string, specs[i].stacks), 0);
-	if (specs[i].func == VAR_FUNC_OUTPUT)
+    t->nvars = n;
+    for (i = 0; i < n; i++) {
+	assert_int_equal(var_init(&t->vars[i], sp[i].name, sp[i].func,
+		sp[i].keyed, sp[i].is_string, sp[i].stacks), 0);
+	if (sp[i].func == VAR_FUNC_OUTPUT)
 	    t->output = &t->vars[i];
     }
     return t;
+}
+
+static parse_target_t *
+new_target(void)
+{
+    return new_target_of(specs, NSPECS);
 }
 
 static void
@@ -943,14 +953,11 @@ test_anon_map(void **state)
     for (i = 0; i < sizeof(anon_cases) / sizeof(anon_cases[0]); i++) {
 	for (lazy = 0; lazy < 2; lazy++) {
 	    int			(*in)(parse_target_t *, const char *) = lazy ? offer : feed;
-	    parse_target_t	*t = calloc(1, sizeof(*t));
+	    spec_t		anon = { "@", anon_cases[i].func, anon_cases[i].keyed,
+				 anon_cases[i].is_string, 0 };
+	    parse_target_t	*t = new_target_of(&anon, 1);
 	    const char		*got;
 
-	    assert_non_null(t);
-	    assert_non_null(t->vars = calloc(1, sizeof(variable_t)));
-	    t->nvars = 1;
-	    assert_int_equal(var_init(&t->vars[0], "@", anon_cases[i].func,
-		    anon_cases[i].keyed, anon_cases[i].is_string, 0), 0);
 	    /* a keyed "@" had keys before: the case's print replaces them */
 	    if (anon_cases[i].keyed) {
 		assert_int_equal(in(t, anon_cases[i].func == VAR_FUNC_HIST ?
