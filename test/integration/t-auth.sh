@@ -10,7 +10,10 @@
 . "$(dirname "$0")/lib.sh"
 
 make -s -C "$TOP" helpers >/dev/null || { echo "cannot build the test helpers"; exit 1; }
-SAF=$TOP/build/store_and_fetch
+# a copy nobody can run: the tree may be in a folder only root may enter
+# (a clone in /root), while $T is 0755
+cp "$TOP/build/store_and_fetch" "$T/store_and_fetch" || exit 1
+SAF=$T/store_and_fetch
 SCRIPT='interval:ms:100 { @c = count(); }'
 NOPERM="No permission to perform requested operation"
 
