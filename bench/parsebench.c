@@ -6,7 +6,9 @@
  *
  * Datasets: the recorded lines in DATADIR (default bench/data, see its
  * README), and synthetic lines in the same format, made here: a map of
- * 100,000 integer keys and a map of 16,000 kernel stacks.  Each dataset is
+ * 100,000 integer keys, a map of 16,000 kernel stacks, and 100,000
+ * printf() records into data.output (an opensnoop-like flood, which
+ * keeps the output at its 64 KiB bound).  Each dataset is
  * parsed once cold (every instance is new), then again and again for about
  * SECONDS (default 1) as bpftrace prints it every second; the steady rate
  * is what the agent pays per print.  -j adds, for comparison, the time of
@@ -19,6 +21,7 @@
  *
  * stdout: one line per dataset:
  *   dataset=NAME bytes=B instances=I cold_ms=C MBps=M ns_per_inst=N
+ * (for printf datasets, instances are the records)
  *   [jsonc_MBps=J jsonc_parser_MBps=P]
  */
 #include <stdarg.h>
@@ -166,6 +169,24 @@ make_stacks16k(size_t *len)
     return b.p;
 }
 
+/* 100,000 printf() records as opensnoop.bt prints them: pid comm fd err path */
+static char *
+make_printf100k(size_t *len)
+{
+    static const char *comms[] = { "bash", "systemd-journal", "pmcd", "sshd", "cron" };
+    static const char *paths[] = { "/etc/ld.so.cache", "/proc/self/stat",
+	"/usr/lib/x86_64-linux-gnu/libc.so.6", "/var/log/pcp/pmcd/pmcd.log",
+	"/sys/fs/cgroup/system.slice/cpu.stat" };
+    sbuf_t	b = { 0 };
+    int		i;
+
+    for (i = 0; i < 100000; i++)
+	sb_printf(&b, "{\"type\": \"printf\", \"data\": \"%-6d %-16s %4d %3d %s\\n\"}\n",
+		  1000 + i % 30000, comms[i % 5], 3 + i % 40, i % 7 ? 0 : 2, paths[i % 5]);
+    *len = b.len;
+    return b.p;
+}
+
 static const dataset_t datasets[] = {
     { "map16k (recorded, int keys)", "map16k.jsonl", NULL,
       { { "@m", VAR_FUNC_ASSIGN, 1, 0, 0 } } },
@@ -181,6 +202,8 @@ static const dataset_t datasets[] = {
       { { "@m", VAR_FUNC_ASSIGN, 1, 0, 0 } } },
     { "stacks16k (synthetic kernel stacks)", NULL, make_stacks16k,
       { { "@", VAR_FUNC_COUNT, 1, 0, 1 } } },
+    { "printf100k (synthetic printf flood)", NULL, make_printf100k,
+      { { "@output", VAR_FUNC_OUTPUT, 0, 1, 0 } } },
 };
 
 static int
@@ -212,6 +235,32 @@ load_lines(const char *path, lines_t *l)
     }
     free(line);
     fclose(f);
+    return 0;
+}
+
+/* a generator's text, one line per '\n' (a map generator makes one) */
+static int
+split_lines(char *(*make)(size_t *len), lines_t *l)
+{
+    size_t	len, n;
+    char	*text = make(&len), *p, *nl;
+
+    for (p = text; p < text + len; p = nl + 1) {
+	if ((nl = memchr(p, '\n', text + len - p)) == NULL)
+	    nl = text + len;
+	if ((n = nl - p) == 0)
+	    continue;
+	l->lines = realloc(l->lines, (l->n + 1) * sizeof(*l->lines));
+	l->lens = realloc(l->lens, (l->n + 1) * sizeof(*l->lens));
+	if (l->lines == NULL || l->lens == NULL || (l->lines[l->n] = malloc(n + 1)) == NULL)
+	    return -1;
+	memcpy(l->lines[l->n], p, n);
+	l->lines[l->n][n] = '\0';
+	l->lens[l->n] = n;
+	l->bytes += n + 1;
+	l->n++;
+    }
+    free(text);
     return 0;
 }
 
@@ -272,12 +321,9 @@ run(const dataset_t *d, const char *datadir, double secs, int jsonc)
 	    return;
 	}
     }
-    else {
-	l.lines = malloc(sizeof(*l.lines));
-	l.lens = malloc(sizeof(*l.lens));
-	l.lines[0] = d->make(&l.lens[0]);
-	l.bytes = l.lens[0] + 1;
-	l.n = 1;
+    else if (split_lines(d->make, &l) < 0) {
+	fprintf(stderr, "%s: out of memory\n", d->name);
+	return;
     }
     for (i = 0; i < l.n; i++)
 	if (l.lens[i] > maxlen)
@@ -290,6 +336,8 @@ run(const dataset_t *d, const char *datadir, double secs, int jsonc)
 	const spec_t *s = &d->vars[nv];
 	var_init(&vars[nv], s->name, s->func, s->keyed, s->is_string, s->stacks);
 	vars[nv].max_inst = 1000000;
+	if (s->func == VAR_FUNC_OUTPUT)
+	    t.output = &vars[nv];
     }
     t.vars = vars;
     t.nvars = nv;
@@ -298,7 +346,8 @@ run(const dataset_t *d, const char *datadir, double secs, int jsonc)
     parse_all(&t, &l, scratch);
     cold = now_s() - t0;
     for (i = 0; i < nv; i++)
-	ninst += vars[i].single ? 1 : vars[i].nset;
+	ninst += vars[i].func == VAR_FUNC_OUTPUT ? l.n :
+		 vars[i].single ? 1 : vars[i].nset;
     if (t.parse_errors)
 	fprintf(stderr, "%s: %llu parse errors\n", d->name, (unsigned long long)t.parse_errors);
 

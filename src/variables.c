@@ -36,6 +36,8 @@
 #define VAR_MIN_HEADS	16
 #define VAR_MIN_OUTBUF	64
 
+static void var_output_clear(variable_t *v);
+
 /*
  * The hash of a name given in up to two parts, "a" alone or "a:b" (a
  * keyed histogram bucket), so that the caller never has to build the
@@ -452,12 +454,8 @@ var_reset(variable_t *v)
     v->changed = 0;
     v->gen++;
     v->have_value = 0;
-    if (v->func == VAR_FUNC_OUTPUT) {
-	/* keep the buffer: its size follows outlen (see var_output_room) */
-	if (v->value.str != NULL)
-	    v->value.str[0] = '\0';
-	v->outlen = 0;
-    }
+    if (v->func == VAR_FUNC_OUTPUT)
+	var_output_clear(v);	/* keeps the buffer for the next text */
     else if (v->type == PM_TYPE_STRING) {
 	free(v->value.str);
 	v->value.str = NULL;
@@ -708,9 +706,7 @@ var_put_str_n(variable_t *v, const char *key, size_t keylen, const char *s, size
     }
     if (v->func == VAR_FUNC_OUTPUT && key == NULL) {
 	/* a whole new text: keep the buffer discipline of the appends */
-	v->outlen = 0;
-	if (v->value.str != NULL)
-	    v->value.str[0] = '\0';
+	var_output_clear(v);
 	var_append_output(v, s, len);
 	v->have_value = 1;
 	return 0;
@@ -803,34 +799,59 @@ var_put_bucket(variable_t *v, const char *key, const char *bucket,
 }
 
 /*
- * The output buffer has no capacity field: its allocation is kept at
- * least the power of two above outlen (minimum VAR_MIN_OUTBUF), so the
- * capacity is known from outlen alone and appends realloc O(log n) times.
+ * The output buffer is a window: the text shown is outlen bytes at
+ * value.str + outoff, in an allocation of outcap bytes.  A printf flood
+ * keeps the text at its max_output bound, so every line appended drops
+ * about as much from the front: moving the kept text down each time
+ * would cost max_output bytes per line (64 KiB for a 40-byte line).
+ * Instead the front is dropped by moving outoff, and the text is moved
+ * down only when the space after it runs out and at least as much was
+ * dropped as is kept; a header that stays (table-retain-lines) is moved
+ * up to the new front instead, which costs its length.  Each byte is so
+ * copied a bounded number of times, whatever max_output is.
  */
-static size_t
-var_pow2(size_t n)
+static char *
+var_output_text(const variable_t *v)
 {
-    size_t	p = VAR_MIN_OUTBUF;
-
-    while (p < n)
-	p <<= 1;
-    return p;
+    return v->value.str ? v->value.str + v->outoff : NULL;
 }
 
+/* room for len more bytes and the NUL after the text */
 static int
-var_output_room(variable_t *v, size_t need)
+var_output_room(variable_t *v, size_t len)
 {
+    size_t	need = v->outlen + len + 1, cap;
     char	*p;
-    size_t	have = var_pow2(v->outlen + 1);
 
-    if (v->value.str != NULL && need <= have)
+    if (v->value.str != NULL && v->outoff + need <= v->outcap)
 	return 0;
-    if ((p = realloc(v->value.str, var_pow2(need))) == NULL)
+    if (v->value.str != NULL && need <= v->outcap && v->outoff >= v->outlen) {
+	memmove(v->value.str, v->value.str + v->outoff, v->outlen + 1);
+	v->outoff = 0;
+	return 0;
+    }
+    /* twice what is needed: as much again can come before the next move */
+    cap = need < VAR_MIN_OUTBUF / 2 ? VAR_MIN_OUTBUF : 2 * need;
+    if ((p = malloc(cap)) == NULL)
 	return -ENOMEM;
-    if (v->value.str == NULL)
-	p[0] = '\0';
+    if (v->value.str != NULL)
+	memcpy(p, v->value.str + v->outoff, v->outlen);
+    p[v->outlen] = '\0';
+    free(v->value.str);
     v->value.str = p;
+    v->outoff = 0;
+    v->outcap = cap;
     return 0;
+}
+
+/* an empty text, keeping the allocation */
+static void
+var_output_clear(variable_t *v)
+{
+    v->outoff = 0;
+    v->outlen = 0;
+    if (v->value.str != NULL)
+	v->value.str[0] = '\0';
 }
 
 /* never start the kept text in the middle of a UTF-8 sequence */
@@ -848,22 +869,29 @@ var_utf8_start(const char *s, size_t pos, size_t len)
 static size_t
 var_header_len(const variable_t *v)
 {
-    const char	*nl;
+    const char	*text = var_output_text(v), *nl;
 
-    if (v->retain_lines < 0 || v->value.str == NULL)
+    if (v->retain_lines < 0 || text == NULL)
 	return 0;
-    if ((nl = memchr(v->value.str, '\n', v->outlen)) == NULL)
+    if ((nl = memchr(text, '\n', v->outlen)) == NULL)
 	return 0;
-    return nl - v->value.str + 1;
+    return nl - text + 1;
 }
 
-/* drop text [from, to) of the buffer */
+/*
+ * Drop text [from, to) of the text: the from bytes before it (the
+ * header, or nothing) move up to meet the rest, and the front moves on.
+ */
 static void
 var_output_cut(variable_t *v, size_t from, size_t to)
 {
+    char	*text = var_output_text(v);
+
     if (to <= from)
 	return;
-    memmove(v->value.str + from, v->value.str + to, v->outlen - to + 1);
+    if (from > 0)
+	memmove(text + (to - from), text, from);
+    v->outoff += to - from;
     v->outlen -= to - from;
 }
 
@@ -871,7 +899,7 @@ var_output_cut(variable_t *v, size_t from, size_t to)
 static void
 var_output_retain(variable_t *v, size_t hdr)
 {
-    const char	*buf = v->value.str;
+    const char	*buf = var_output_text(v);
     const char	*q;
     size_t	end = v->outlen, start;
     int		n = 0;
@@ -928,7 +956,7 @@ var_output_bound(variable_t *v, size_t hdr)
 	return;
     /* a header that leaves no room for data is not worth keeping */
     base = hdr < v->max_output / 2 ? hdr : 0;
-    var_output_cut(v, base, var_line_cut(v->value.str,
+    var_output_cut(v, base, var_line_cut(var_output_text(v),
 			base + v->outlen - v->max_output, v->outlen));
 }
 
@@ -937,13 +965,12 @@ var_append_output(variable_t *v, const char *s, size_t len)
 {
     size_t	hdr;
     const char	*nl;
+    char	*text;
 
     if (v == NULL || len == 0)
 	return;
     if (v->max_output == 0) {
-	if (v->value.str != NULL)
-	    v->value.str[0] = '\0';
-	v->outlen = 0;
+	var_output_clear(v);
 	return;
     }
     if (v->retain_lines >= 0 && var_header_len(v) == 0 &&
@@ -962,15 +989,16 @@ var_append_output(variable_t *v, const char *s, size_t len)
 
 	v->outlen = hdr;
 	if (v->value.str != NULL)
-	    v->value.str[hdr] = '\0';
+	    var_output_text(v)[hdr] = '\0';
 	s += skip;
 	len -= skip;
     }
-    if (var_output_room(v, v->outlen + len + 1) < 0)
+    if (var_output_room(v, len) < 0)
 	return;
-    memcpy(v->value.str + v->outlen, s, len);
+    text = var_output_text(v);
+    memcpy(text + v->outlen, s, len);
     v->outlen += len;
-    v->value.str[v->outlen] = '\0';
+    text[v->outlen] = '\0';
     v->have_value = 1;
 
     if (hdr == 0)
@@ -1004,7 +1032,7 @@ var_fetch(const variable_t *v, unsigned int inst, pmAtomValue *atom)
     if (v->single) {
 	if (v->func == VAR_FUNC_OUTPUT) {
 	    /* the output always has a value, empty before the first print */
-	    atom->cp = v->value.str ? v->value.str : (char *)"";
+	    atom->cp = (char *)var_output(v);
 	    return PMDA_FETCH_STATIC;
 	}
 	if (!v->have_value)

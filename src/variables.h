@@ -106,8 +106,17 @@ typedef struct variable {
     int			renumber;	/* the next snapshot starts a new id space */
     size_t		max_output;	/* @output: bytes kept */
     int			retain_lines;	/* @output: table-retain-lines, -1 if none */
-    size_t		outlen;		/* @output: strlen(value.str) */
+    size_t		outoff;		/* @output: the text is at value.str + outoff */
+    size_t		outlen;		/* @output: its length */
+    size_t		outcap;		/* @output: bytes allocated at value.str */
 } variable_t;
+
+/* @output's text, "" before the first print */
+static inline const char *
+var_output(const variable_t *v)
+{
+    return v->value.str ? v->value.str + v->outoff : "";
+}
 
 /* the slot in v->inst of instance id inst, -1 when there is none */
 static inline int

@@ -60,7 +60,7 @@ scan_diff_var(const variable_t *a, const variable_t *b)
 	      (unsigned long long)a->dropped, (unsigned long long)b->dropped);
     SCAN_DIFF(a->outlen != b->outlen, "%s: outlen %zu vs %zu", a->name, a->outlen, b->outlen);
     if (a->func == VAR_FUNC_OUTPUT || a->have_value) {
-	d = a->func == VAR_FUNC_OUTPUT ? scan_diff_str(a->value.str, b->value.str) :
+	d = a->func == VAR_FUNC_OUTPUT ? scan_diff_str(var_output(a), var_output(b)) :
 					 scan_diff_value(a, &a->value, &b->value);
 	SCAN_DIFF(d != NULL, "%s: value: %s", a->name, d);
     }

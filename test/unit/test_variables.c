@@ -676,6 +676,82 @@ test_output_retain(void **state)
     var_free(&v);
 }
 
+/* printf line i of the flood: "line I" and 0 to 36 x's */
+static size_t
+flood_line(char *buf, size_t size, int i)
+{
+    return snprintf(buf, size, "line %d %.*s\n", i, i % 37,
+		    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+}
+
+/*
+ * After line last: the text is hdr, then consecutive whole lines ending
+ * with line last, the last keep of them, or as many as fit in max_output
+ * (keep INT_MAX), and the allocation is a few times max_output at most.
+ */
+static void
+flood_check(variable_t *v, const char *hdr, int last, int keep)
+{
+    pmAtomValue	atom;
+    char	line[128];
+    const char	*p;
+    size_t	hl = strlen(hdr), used;
+    int		k, first;
+
+    assert_int_equal(var_fetch(v, PM_IN_NULL, &atom), PMDA_FETCH_STATIC);
+    assert_int_equal(strlen(atom.cp), v->outlen);
+    assert_true(v->outlen <= v->max_output);
+    assert_true(v->outcap <= 4 * v->max_output + 64);
+    assert_memory_equal(atom.cp, hdr, hl);
+    p = atom.cp + hl;
+    assert_int_equal(sscanf(p, "line %d", &first), 1);
+    for (k = first; k <= last; k++) {
+	size_t n = flood_line(line, sizeof(line), k);
+
+	assert_memory_equal(p, line, n);
+	p += n;
+    }
+    assert_int_equal(*p, '\0');
+    used = v->outlen;
+    if (first > 0 && last - first + 1 < keep)	/* one more would not fit */
+	assert_true(used + flood_line(line, sizeof(line), first - 1) > v->max_output);
+    if (keep < INT_MAX)
+	assert_int_equal(last - first + 1, last + 1 < keep ? last + 1 : keep);
+}
+
+/* a printf flood at the bound, with and without a kept header */
+static void
+test_output_flood(void **state)
+{
+    static const struct {
+	const char	*hdr;
+	size_t		max_output;
+	int		retain;
+	int		keep;		/* lines kept when enough came */
+    } cases[] = {
+	{ "", 1000, -1, INT_MAX },	/* plain: the newest lines that fit */
+	{ "pid,comm,path\n", 1000, 5, 5 },	/* header and the last 5 lines */
+	{ "pid,comm,path\n", 500, 1000, INT_MAX }, /* header and what fits */
+    };
+    variable_t		v;
+    char		line[128];
+    size_t		c;
+    int			i;
+
+    for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+	var_init(&v, "@output", VAR_FUNC_OUTPUT, 0, 1, 0);
+	v.max_output = cases[c].max_output;
+	v.retain_lines = cases[c].retain;
+	var_append_output(&v, cases[c].hdr, strlen(cases[c].hdr));
+	for (i = 0; i < 20000; i++) {
+	    var_append_output(&v, line, flood_line(line, sizeof(line), i));
+	    if (i % 97 == 0 || i < 50 || i == 19999)
+		flood_check(&v, cases[c].hdr, i, cases[c].keep);
+	}
+	var_free(&v);
+    }
+}
+
 /* 16,000+ keys a print: linear, and ids stable across churn */
 static void
 test_many_keys(void **state)
@@ -730,6 +806,7 @@ main(void)
 	cmocka_unit_test(test_adopt),
 	cmocka_unit_test(test_output_bound),
 	cmocka_unit_test(test_output_retain),
+	cmocka_unit_test(test_output_flood),
 	cmocka_unit_test(test_many_keys),
     };
 
