@@ -696,6 +696,7 @@ parse_record(parse_ctx_t *c, json_object *root)
 
 /*
  * ---- the fast path: a strict scanner for "map" and "hist" records ----
+ * ---- (and for printf records: see scan_output_record()) ----
  *
  * json-c builds a tree of every key and value of a line (allocations by
  * the thousand) before parse_record() walks it: for the maps of tens of
@@ -1638,6 +1639,61 @@ scan_apply(parse_ctx_t *c, char *line, const scan_tok_t *tok, size_t ntok)
 }
 
 /* the fast path of parse_line: 0 done, SCAN_FALLBACK for json-c */
+/* a record type whose string data goes to @output as it is */
+static int
+scan_output_type(const char *s, uint32_t n)
+{
+    static const char *const types[] = { "printf", "time", "cat", "syscall", "join" };
+    size_t	i;
+
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+	if (strlen(types[i]) == n && memcmp(s, types[i], n) == 0)
+	    return 1;
+    return 0;
+}
+
+/*
+ * {"type": "printf", "data": "..."}: what a printf() flood is made of,
+ * one record per call.  Appended to @output as parse_output_record()
+ * appends json-c's string, without building a tree for it.  Members in
+ * another order, more members or \u escapes: json-c decides.
+ */
+static int
+scan_output_record(scan_t *sc, char *line, parse_target_t *t)
+{
+    parse_buf_t	text;
+    uint32_t	off, n, doff, dlen;
+    uint8_t	flags, dflags;
+    const char	*s;
+    size_t	slen;
+
+    if (scan_expect(sc, '{') < 0 || scan_peek(sc) != '"' ||
+	scan_string(sc, &off, &n, &flags) < 0 ||
+	n != 4 || memcmp(sc->s + off, "type", 4) != 0 ||
+	scan_expect(sc, ':') < 0 || scan_peek(sc) != '"' ||
+	scan_string(sc, &off, &n, &flags) < 0 || flags != 0 ||
+	!scan_output_type(sc->s + off, n) ||
+	scan_expect(sc, ',') < 0 || scan_peek(sc) != '"' ||
+	scan_string(sc, &off, &n, &flags) < 0 ||
+	n != 4 || memcmp(sc->s + off, "data", 4) != 0 ||
+	scan_expect(sc, ':') < 0 || scan_peek(sc) != '"' ||
+	scan_string(sc, &doff, &dlen, &dflags) < 0 ||
+	scan_expect(sc, '}') < 0)
+	return -1;
+    scan_ws(sc);
+    if (sc->pos != sc->len)
+	return -1;
+    if (t->output == NULL)
+	return 0;
+    /* the line is changed from here on: it cannot go to json-c */
+    s = scan_cstring(line, doff, dlen, dflags, &slen);
+    parse_buf_init(&text);
+    if ((s = parse_clean(&text, s, slen, NULL, &slen)) != NULL)
+	var_append_output(t->output, s, slen);	/* else lost, as there */
+    parse_buf_free(&text);
+    return 0;
+}
+
 static int
 scan_line(parse_target_t *t, char *line, size_t len)
 {
@@ -1648,6 +1704,9 @@ scan_line(parse_target_t *t, char *line, size_t len)
 	return SCAN_FALLBACK;
     sc.s = line;
     sc.len = len;
+    sc.pos = 0;
+    if (scan_output_record(&sc, line, t) == 0)
+	return 0;
     sc.pos = 0;
     sc.tok = scan_toks;
     sc.ntok = 0;
