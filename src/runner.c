@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -32,6 +33,15 @@ runner_init(runner_t *r, size_t max_line)
     r->pid = -1;
     r->in_fd = r->out_fd = r->err_fd = -1;
     r->max_line = max_line;
+}
+
+static double
+runner_clock(void)
+{
+    struct timespec	ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void
@@ -133,6 +143,7 @@ runner_start(runner_t *r, char *const argv[], const char *text, size_t len)
     r->wstatus = 0;
     r->kill_at = 0;
     r->stopping = 0;
+    r->out_hold = 0;
     r->out_bytes = 0;
     r->out.len = r->err.len = 0;
     r->out.skipped = r->err.skipped = 0;
@@ -165,7 +176,7 @@ runner_pollfds(const runner_t *r, struct pollfd *pfd)
 	pfd[n].events = POLLOUT;
 	pfd[n++].revents = 0;
     }
-    if (r->out_fd >= 0) {
+    if (r->out_fd >= 0 && r->out_hold <= 0) {
 	pfd[n].fd = r->out_fd;
 	pfd[n].events = POLLIN;
 	pfd[n++].revents = 0;
@@ -344,6 +355,14 @@ runner_lines(runner_buf_t *b, size_t n, size_t limit,
  * the partial line of b, and hand on the lines completed; returns 0 at
  * EOF or error.  The callbacks copy what they keep, and none of them
  * reads a pipe, so the shared buffer is never in use twice.
+ *
+ * A read shorter than asked for emptied the pipe: stop there rather than
+ * read again for EAGAIN.  When that empties stdout of a runner with
+ * hold_secs, stdout rests that long (runner_pollfds leaves it out): a
+ * script that printf()s in many small writes, 1,000 bursts a second,
+ * would otherwise wake the agent for each, and the poll and two reads of
+ * every wake-up cost far more than the lines.  The 1 MiB pipe holds the
+ * output meanwhile; a rest never starts while the pipe still has data.
  */
 static int
 runner_read(runner_t *r, int *fd, runner_buf_t *rb, size_t limit, size_t budget,
@@ -353,7 +372,7 @@ runner_read(runner_t *r, int *fd, runner_buf_t *rb, size_t limit, size_t budget,
     runner_buf_t	*b = &runner_scratch;
     size_t		done = 0, room;
     ssize_t		n;
-    int			sts = 1;
+    int			sts = 1, drained = 0;
 
     runner_take(rb);
 
@@ -392,8 +411,14 @@ runner_read(runner_t *r, int *fd, runner_buf_t *rb, size_t limit, size_t budget,
 	    r->out_bytes += n;
 	runner_lines(b, n, limit, cb, toolong, arg);
 	done += n;
+	if ((size_t)n < room) {
+	    drained = 1;
+	    break;
+	}
     }
     runner_keep(rb);
+    if (is_out && drained && *fd >= 0 && r->hold_secs > 0)
+	r->out_hold = runner_clock() + r->hold_secs;
     return sts;
 }
 
@@ -457,14 +482,22 @@ runner_stop(runner_t *r, double now, int grace)
 double
 runner_timers(runner_t *r, double now)
 {
+    double	due = -1;
+
+    if (r->out_hold > 0) {
+	if (now >= r->out_hold)
+	    r->out_hold = 0;
+	else
+	    due = r->out_hold - now;
+    }
     if (r->pid < 0 || r->kill_at <= 0)
-	return -1;
+	return due;
     if (now >= r->kill_at) {
 	kill(-r->pid, SIGKILL);
 	r->kill_at = 0;
-	return -1;
+	return due;
     }
-    return r->kill_at - now;
+    return due < 0 || r->kill_at - now < due ? r->kill_at - now : due;
 }
 
 void

@@ -45,6 +45,8 @@ typedef struct runner {
     int		wstatus;
     double	kill_at;	/* monotonic time for SIGKILL, 0 if none */
     int		stopping;	/* runner_stop was called */
+    double	hold_secs;	/* rest this long after emptying stdout, 0 never */
+    double	out_hold;	/* monotonic time stdout is polled again, 0 now */
 } runner_t;
 
 void runner_init(runner_t *r, size_t max_line);
@@ -57,7 +59,10 @@ void runner_init(runner_t *r, size_t max_line);
 int runner_start(runner_t *r, char *const argv[], const char *text, size_t len);
 /* running or not yet reaped */
 int runner_active(const runner_t *r);
-/* fill up to RUNNER_MAX_POLLFDS pollfds; returns how many */
+/*
+ * fill up to RUNNER_MAX_POLLFDS pollfds; returns how many (stdout is left
+ * out while it rests: see hold_secs and runner_timers)
+ */
 int runner_pollfds(const runner_t *r, struct pollfd *pfd);
 /* handle poll results for this runner's fds; reads at most budget bytes */
 void runner_io(runner_t *r, const struct pollfd *pfd, int n, size_t budget,
@@ -66,7 +71,10 @@ void runner_io(runner_t *r, const struct pollfd *pfd, int n, size_t budget,
 void runner_exited(runner_t *r, int wstatus, const runner_ops_t *ops, void *arg);
 /* ask it to stop: SIGINT now, SIGKILL at now + grace */
 void runner_stop(runner_t *r, double now, int grace);
-/* SIGKILL when the grace period is over; returns seconds to the next deadline or -1 */
+/*
+ * SIGKILL when the grace period is over, end stdout's rest when it is
+ * over; returns seconds to the next deadline or -1
+ */
 double runner_timers(runner_t *r, double now);
 /* SIGKILL the whole process group at once (agent shutdown) */
 void runner_kill(runner_t *r);

@@ -18,6 +18,7 @@
 #include "script.h"
 
 #define SCRIPT_IO_BUDGET	(1 << 20)	/* bytes read per child per poll round */
+#define SCRIPT_OUT_HOLD		0.01	/* s stdout rests once emptied (runner.h) */
 #define SCRIPT_TP_WINDOW	1.0		/* seconds of the throughput window */
 
 /* stderr message classes */
@@ -233,6 +234,7 @@ script_create(const char *code, size_t len, const char *name,
     s->created_at = s->last_accessed_at = script_wallclock();
     s->last_access = script_now();
     runner_init(&s->runner, script_cfg->max_line);
+    s->runner.hold_secs = SCRIPT_OUT_HOLD;
     /* unparsed prints waiting for a fetch: at most one longest line's worth */
     s->pt.max_pending = script_cfg->max_line;
     s->meta.table_retain_lines = -1;

@@ -4,8 +4,9 @@
  * main loop does.  Checks what reaches the line callbacks: lines split
  * across writes and reads, a line far longer than one read, an over-long
  * line dropped and reported once, the last line without a newline, a tiny
- * read budget, stderr, the script text arriving on stdin, and two children
- * read in turns through the one buffer all runners share.
+ * read budget, stderr, the script text arriving on stdin, two children
+ * read in turns through the one buffer all runners share, and stdout's
+ * rest after it was emptied (hold_secs).
  */
 #include <errno.h>
 #include <poll.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -376,6 +378,105 @@ test_shared_big_partial(void **state)
     pair_free(&p);
 }
 
+static double
+mono(void)
+{
+    struct timespec	ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* is fd among the n pollfds? */
+static int
+polled(const struct pollfd *pfd, int n, int fd)
+{
+    int		i;
+
+    for (i = 0; i < n; i++)
+	if (pfd[i].fd == fd)
+	    return 1;
+    return 0;
+}
+
+/* one round of the agent's loop: timers, pollfds, poll, io */
+static void
+round_once(runner_t *r, size_t budget, seen_t *s)
+{
+    struct pollfd	pfd[RUNNER_MAX_POLLFDS];
+    int			n;
+
+    runner_timers(r, mono());
+    n = runner_pollfds(r, pfd);
+    if (n > 0 && poll(pfd, n, 10) > 0)
+	runner_io(r, pfd, n, budget, &ops, s);
+    else if (n == 0)
+	usleep(10000);
+}
+
+/*
+ * Once a read empties stdout, stdout rests for hold_secs: it is not
+ * polled, runner_timers() names the deadline and ends the rest, and what
+ * came meanwhile is read after it.  A read that leaves data in the pipe
+ * (the budget ran out) starts no rest.
+ */
+static void
+test_stdout_rest(void **state)
+{
+    char		*argv[] = { "sh", "-c", "printf 'a\\n'; sleep 0.3; printf 'b\\n'", NULL };
+    char		*argv2[] = { "sh", "-c", "printf '%0100d\\n' 0", NULL };	/* one write */
+    struct pollfd	pfd[RUNNER_MAX_POLLFDS];
+    runner_t		r;
+    seen_t		s;
+    double		due, now;
+    int			i, n, status;
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    runner_init(&r, 1 << 20);
+    r.hold_secs = 0.05;
+    assert_int_equal(runner_start(&r, argv, "", 0), 0);
+    for (i = 0; i < 200 && s.nout == 0; i++)
+	round_once(&r, (size_t)-1, &s);
+    assert_int_equal(s.nout, 1);
+    assert_true(r.out_hold > 0);
+    n = runner_pollfds(&r, pfd);
+    assert_false(polled(pfd, n, r.out_fd));
+    now = mono();
+    due = runner_timers(&r, now);
+    assert_true(due > 0 && due <= 0.05);
+    assert_true(runner_timers(&r, r.out_hold + 0.001) < 0 || r.kill_at > 0);
+    assert_true(r.out_hold == 0);
+    n = runner_pollfds(&r, pfd);
+    assert_true(polled(pfd, n, r.out_fd));
+    for (i = 0; i < 200 && s.nout < 2; i++)
+	round_once(&r, (size_t)-1, &s);
+    assert_int_equal(s.nout, 2);
+    assert_string_equal(s.out[1], "b");
+    waitpid(r.pid, &status, 0);
+    runner_exited(&r, status, &ops, &s);
+    runner_free(&r);
+    seen_free(&s);
+
+    /* a budget of 4 bytes leaves most of the line in the pipe: no rest */
+    memset(&s, 0, sizeof(s));
+    runner_init(&r, 1 << 20);
+    r.hold_secs = 60;
+    assert_int_equal(runner_start(&r, argv2, "", 0), 0);
+    for (i = 0; i < 200 && r.out_bytes == 0; i++)
+	round_once(&r, 4, &s);
+    assert_int_equal(r.out_bytes, 4);
+    assert_true(r.out_hold == 0);
+    for (i = 0; i < 400 && s.nout == 0; i++)
+	round_once(&r, 4, &s);
+    assert_int_equal(s.nout, 1);
+    assert_int_equal(s.outlen[0], 100);
+    waitpid(r.pid, &status, 0);
+    runner_exited(&r, status, &ops, &s);
+    runner_free(&r);
+    seen_free(&s);
+}
+
 int
 main(void)
 {
@@ -389,6 +490,7 @@ main(void)
 	cmocka_unit_test(test_shared_buffer),
 	cmocka_unit_test(test_shared_overlong),
 	cmocka_unit_test(test_shared_big_partial),
+	cmocka_unit_test(test_stdout_rest),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
