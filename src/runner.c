@@ -143,7 +143,7 @@ runner_start(runner_t *r, char *const argv[], const char *text, size_t len)
     r->wstatus = 0;
     r->kill_at = 0;
     r->stopping = 0;
-    r->out_hold = 0;
+    r->out_hold = r->out_drained = 0;
     r->out_bytes = 0;
     r->out.len = r->err.len = 0;
     r->out.skipped = r->err.skipped = 0;
@@ -357,12 +357,16 @@ runner_lines(runner_buf_t *b, size_t n, size_t limit,
  * reads a pipe, so the shared buffer is never in use twice.
  *
  * A read shorter than asked for emptied the pipe: stop there rather than
- * read again for EAGAIN.  When that empties stdout of a runner with
- * hold_secs, stdout rests that long (runner_pollfds leaves it out): a
- * script that printf()s in many small writes, 1,000 bursts a second,
- * would otherwise wake the agent for each, and the poll and two reads of
- * every wake-up cost far more than the lines.  The 1 MiB pipe holds the
- * output meanwhile; a rest never starts while the pipe still has data.
+ * read again for EAGAIN.  When stdout of a runner with hold_secs was
+ * emptied twice within 2 * hold_secs, it is busy, and it rests hold_secs
+ * (runner_pollfds leaves it out): a script that printf()s in many small
+ * writes, 1,000 bursts a second, would otherwise wake the agent for each,
+ * and the poll and two reads of every wake-up cost far more than the
+ * lines.  The 1 MiB pipe holds the output meanwhile.  A rest never starts
+ * while the pipe still has data, in the middle of a line (a big map print
+ * arriving in pieces: the rest of it is on its way), nor for a print once
+ * a second (or five times): the wake-up to end the rest would cost more
+ * than it saves.
  */
 static int
 runner_read(runner_t *r, int *fd, runner_buf_t *rb, size_t limit, size_t budget,
@@ -417,8 +421,13 @@ runner_read(runner_t *r, int *fd, runner_buf_t *rb, size_t limit, size_t budget,
 	}
     }
     runner_keep(rb);
-    if (is_out && drained && *fd >= 0 && r->hold_secs > 0)
-	r->out_hold = runner_clock() + r->hold_secs;
+    if (is_out && drained && *fd >= 0 && r->hold_secs > 0 && rb->len == 0) {
+	double	now = runner_clock();
+
+	if (now - r->out_drained < 2 * r->hold_secs)
+	    r->out_hold = now + r->hold_secs;
+	r->out_drained = now;
+    }
     return sts;
 }
 

@@ -45,8 +45,9 @@ typedef struct runner {
     int		wstatus;
     double	kill_at;	/* monotonic time for SIGKILL, 0 if none */
     int		stopping;	/* runner_stop was called */
-    double	hold_secs;	/* rest this long after emptying stdout, 0 never */
+    double	hold_secs;	/* rest this long after emptying a busy stdout, 0 never */
     double	out_hold;	/* monotonic time stdout is polled again, 0 now */
+    double	out_drained;	/* monotonic time a read last emptied stdout */
 } runner_t;
 
 void runner_init(runner_t *r, size_t max_line);

@@ -415,16 +415,20 @@ round_once(runner_t *r, size_t budget, seen_t *s)
 }
 
 /*
- * Once a read empties stdout, stdout rests for hold_secs: it is not
- * polled, runner_timers() names the deadline and ends the rest, and what
- * came meanwhile is read after it.  A read that leaves data in the pipe
- * (the budget ran out) starts no rest.
+ * Once a read empties a busy stdout (emptied before within 2 * hold_secs),
+ * stdout rests for hold_secs: it is not polled, runner_timers() names the
+ * deadline and ends the rest, and what came meanwhile is read after it.
+ * A first or lone print starts no rest, nor does a line still arriving in
+ * pieces, nor a read that leaves data in the pipe (the budget ran out).
  */
 static void
 test_stdout_rest(void **state)
 {
-    char		*argv[] = { "sh", "-c", "printf 'a\\n'; sleep 0.3; printf 'b\\n'", NULL };
+    char		*argv[] = { "sh", "-c", "printf 'a\\n'; sleep 0.1; printf 'b\\n'; "
+				    "sleep 1; printf 'c\\n'", NULL };
     char		*argv2[] = { "sh", "-c", "printf '%0100d\\n' 0", NULL };	/* one write */
+    char		*argv3[] = { "sh", "-c", "printf xxx; sleep 0.1; printf yyy; sleep 0.1; "
+				     "printf 'zzz\\n'", NULL };
     struct pollfd	pfd[RUNNER_MAX_POLLFDS];
     runner_t		r;
     seen_t		s;
@@ -434,25 +438,47 @@ test_stdout_rest(void **state)
     (void)state;
     memset(&s, 0, sizeof(s));
     runner_init(&r, 1 << 20);
-    r.hold_secs = 0.05;
+    r.hold_secs = 0.2;
     assert_int_equal(runner_start(&r, argv, "", 0), 0);
     for (i = 0; i < 200 && s.nout == 0; i++)
 	round_once(&r, (size_t)-1, &s);
     assert_int_equal(s.nout, 1);
-    assert_true(r.out_hold > 0);
+    assert_true(r.out_hold == 0);		/* the first print */
+    for (i = 0; i < 200 && s.nout == 1; i++)
+	round_once(&r, (size_t)-1, &s);
+    assert_int_equal(s.nout, 2);
+    assert_true(r.out_hold > 0);		/* the second, 0.1 s later */
     n = runner_pollfds(&r, pfd);
     assert_false(polled(pfd, n, r.out_fd));
     now = mono();
     due = runner_timers(&r, now);
-    assert_true(due > 0 && due <= 0.05);
+    assert_true(due > 0 && due <= 0.2);
     assert_true(runner_timers(&r, r.out_hold + 0.001) < 0 || r.kill_at > 0);
     assert_true(r.out_hold == 0);
     n = runner_pollfds(&r, pfd);
     assert_true(polled(pfd, n, r.out_fd));
-    for (i = 0; i < 200 && s.nout < 2; i++)
+    for (i = 0; i < 500 && s.nout < 3; i++)
 	round_once(&r, (size_t)-1, &s);
-    assert_int_equal(s.nout, 2);
-    assert_string_equal(s.out[1], "b");
+    assert_int_equal(s.nout, 3);
+    assert_string_equal(s.out[2], "c");
+    assert_true(r.out_hold == 0);		/* 1 s after the one before */
+    waitpid(r.pid, &status, 0);
+    runner_exited(&r, status, &ops, &s);
+    runner_free(&r);
+    seen_free(&s);
+
+    /* no rest in the middle of a line: the rest of it is on its way */
+    memset(&s, 0, sizeof(s));
+    runner_init(&r, 1 << 20);
+    r.hold_secs = 0.2;
+    assert_int_equal(runner_start(&r, argv3, "", 0), 0);
+    for (i = 0; i < 500 && s.nout == 0; i++) {
+	round_once(&r, (size_t)-1, &s);
+	if (r.out_bytes > 0 && s.nout == 0)
+	    assert_true(r.out_hold == 0);
+    }
+    assert_int_equal(s.nout, 1);
+    assert_string_equal(s.out[0], "xxxyyyzzz");
     waitpid(r.pid, &status, 0);
     runner_exited(&r, status, &ops, &s);
     runner_free(&r);
