@@ -206,6 +206,22 @@ static const dataset_t datasets[] = {
       { { "@output", VAR_FUNC_OUTPUT, 0, 1, 0 } } },
 };
 
+/* a copy of line (n bytes) at the end of l */
+static int
+add_line(lines_t *l, const char *line, size_t n)
+{
+    l->lines = realloc(l->lines, (l->n + 1) * sizeof(*l->lines));
+    l->lens = realloc(l->lens, (l->n + 1) * sizeof(*l->lens));
+    if (l->lines == NULL || l->lens == NULL || (l->lines[l->n] = malloc(n + 1)) == NULL)
+	return -1;
+    memcpy(l->lines[l->n], line, n);
+    l->lines[l->n][n] = '\0';
+    l->lens[l->n] = n;
+    l->bytes += n + 1;
+    l->n++;
+    return 0;
+}
+
 static int
 load_lines(const char *path, lines_t *l)
 {
@@ -221,17 +237,10 @@ load_lines(const char *path, lines_t *l)
 	    n--;
 	if (n == 0 || line[0] == '#')
 	    continue;
-	l->lines = realloc(l->lines, (l->n + 1) * sizeof(*l->lines));
-	l->lens = realloc(l->lens, (l->n + 1) * sizeof(*l->lens));
-	if (l->lines == NULL || l->lens == NULL || (l->lines[l->n] = malloc(n + 1)) == NULL) {
+	if (add_line(l, line, n) < 0) {
 	    fclose(f);
 	    return -1;
 	}
-	memcpy(l->lines[l->n], line, n);
-	l->lines[l->n][n] = '\0';
-	l->lens[l->n] = n;
-	l->bytes += n + 1;
-	l->n++;
     }
     free(line);
     fclose(f);
@@ -250,15 +259,8 @@ split_lines(char *(*make)(size_t *len), lines_t *l)
 	    nl = text + len;
 	if ((n = nl - p) == 0)
 	    continue;
-	l->lines = realloc(l->lines, (l->n + 1) * sizeof(*l->lines));
-	l->lens = realloc(l->lens, (l->n + 1) * sizeof(*l->lens));
-	if (l->lines == NULL || l->lens == NULL || (l->lines[l->n] = malloc(n + 1)) == NULL)
+	if (add_line(l, p, n) < 0)
 	    return -1;
-	memcpy(l->lines[l->n], p, n);
-	l->lines[l->n][n] = '\0';
-	l->lens[l->n] = n;
-	l->bytes += n + 1;
-	l->n++;
     }
     free(text);
     return 0;

@@ -1355,11 +1355,12 @@ scan_find_var(parse_target_t *t, const char *name, size_t len)
 }
 
 /*
- * The head every record the scanner takes starts with, up to the '{' of
- * its data: {"type": "map" or "hist", "data": {.  0, or -1 for anything else.
+ * The head every record the scanner takes starts with, up to its data:
+ * {"type": "T", "data":  in that order; T's offset and length in *toff,
+ * *tlen.  0, or -1 for anything else.
  */
 static int
-scan_record_head(scan_t *sc)
+scan_head(scan_t *sc, uint32_t *toff, uint32_t *tlen)
 {
     uint32_t	off, len;
     uint8_t	flags;
@@ -1368,13 +1369,25 @@ scan_record_head(scan_t *sc)
 	scan_string(sc, &off, &len, &flags) < 0 ||
 	len != 4 || memcmp(sc->s + off, "type", 4) != 0 ||
 	scan_expect(sc, ':') < 0 || scan_peek(sc) != '"' ||
-	scan_string(sc, &off, &len, &flags) < 0 || flags != 0 ||
-	!((len == 3 && memcmp(sc->s + off, "map", 3) == 0) ||
-	  (len == 4 && memcmp(sc->s + off, "hist", 4) == 0)) ||
+	scan_string(sc, toff, tlen, &flags) < 0 || flags != 0 ||
 	scan_expect(sc, ',') < 0 || scan_peek(sc) != '"' ||
 	scan_string(sc, &off, &len, &flags) < 0 ||
 	len != 4 || memcmp(sc->s + off, "data", 4) != 0 ||
-	scan_expect(sc, ':') < 0 || scan_expect(sc, '{') < 0)
+	scan_expect(sc, ':') < 0)
+	return -1;
+    return 0;
+}
+
+/* the head of a map or hist record, up to the '{' of its data */
+static int
+scan_record_head(scan_t *sc)
+{
+    uint32_t	off, len;
+
+    if (scan_head(sc, &off, &len) < 0 ||
+	!((len == 3 && memcmp(sc->s + off, "map", 3) == 0) ||
+	  (len == 4 && memcmp(sc->s + off, "hist", 4) == 0)) ||
+	scan_expect(sc, '{') < 0)
 	return -1;
     return 0;
 }
@@ -1663,21 +1676,12 @@ scan_output_record(scan_t *sc, char *line, parse_target_t *t)
 {
     parse_buf_t	text;
     uint32_t	off, n, doff, dlen;
-    uint8_t	flags, dflags;
+    uint8_t	dflags;
     const char	*s;
     size_t	slen;
 
-    if (scan_expect(sc, '{') < 0 || scan_peek(sc) != '"' ||
-	scan_string(sc, &off, &n, &flags) < 0 ||
-	n != 4 || memcmp(sc->s + off, "type", 4) != 0 ||
-	scan_expect(sc, ':') < 0 || scan_peek(sc) != '"' ||
-	scan_string(sc, &off, &n, &flags) < 0 || flags != 0 ||
-	!scan_output_type(sc->s + off, n) ||
-	scan_expect(sc, ',') < 0 || scan_peek(sc) != '"' ||
-	scan_string(sc, &off, &n, &flags) < 0 ||
-	n != 4 || memcmp(sc->s + off, "data", 4) != 0 ||
-	scan_expect(sc, ':') < 0 || scan_peek(sc) != '"' ||
-	scan_string(sc, &doff, &dlen, &dflags) < 0 ||
+    if (scan_head(sc, &off, &n) < 0 || !scan_output_type(sc->s + off, n) ||
+	scan_peek(sc) != '"' || scan_string(sc, &doff, &dlen, &dflags) < 0 ||
 	scan_expect(sc, '}') < 0)
 	return -1;
     scan_ws(sc);

@@ -414,6 +414,28 @@ round_once(runner_t *r, size_t budget, seen_t *s)
 	usleep(10000);
 }
 
+/* start sh -c argv[2] with stdout resting hold seconds when busy */
+static void
+rest_start(runner_t *r, seen_t *s, char **argv, double hold)
+{
+    memset(s, 0, sizeof(*s));
+    runner_init(r, 1 << 20);
+    r->hold_secs = hold;
+    assert_int_equal(runner_start(r, argv, "", 0), 0);
+}
+
+/* reap it, read what is left, free everything */
+static void
+rest_end(runner_t *r, seen_t *s)
+{
+    int		status;
+
+    waitpid(r->pid, &status, 0);
+    runner_exited(r, status, &ops, s);
+    runner_free(r);
+    seen_free(s);
+}
+
 /*
  * Once a read empties a busy stdout (emptied before within 2 * hold_secs),
  * stdout rests for hold_secs: it is not polled, runner_timers() names the
@@ -433,13 +455,10 @@ test_stdout_rest(void **state)
     runner_t		r;
     seen_t		s;
     double		due, now;
-    int			i, n, status;
+    int			i, n;
 
     (void)state;
-    memset(&s, 0, sizeof(s));
-    runner_init(&r, 1 << 20);
-    r.hold_secs = 0.2;
-    assert_int_equal(runner_start(&r, argv, "", 0), 0);
+    rest_start(&r, &s, argv, 0.2);
     for (i = 0; i < 200 && s.nout == 0; i++)
 	round_once(&r, (size_t)-1, &s);
     assert_int_equal(s.nout, 1);
@@ -462,16 +481,10 @@ test_stdout_rest(void **state)
     assert_int_equal(s.nout, 3);
     assert_string_equal(s.out[2], "c");
     assert_true(r.out_hold == 0);		/* 1 s after the one before */
-    waitpid(r.pid, &status, 0);
-    runner_exited(&r, status, &ops, &s);
-    runner_free(&r);
-    seen_free(&s);
+    rest_end(&r, &s);
 
     /* no rest in the middle of a line: the rest of it is on its way */
-    memset(&s, 0, sizeof(s));
-    runner_init(&r, 1 << 20);
-    r.hold_secs = 0.2;
-    assert_int_equal(runner_start(&r, argv3, "", 0), 0);
+    rest_start(&r, &s, argv3, 0.2);
     for (i = 0; i < 500 && s.nout == 0; i++) {
 	round_once(&r, (size_t)-1, &s);
 	if (r.out_bytes > 0 && s.nout == 0)
@@ -479,16 +492,10 @@ test_stdout_rest(void **state)
     }
     assert_int_equal(s.nout, 1);
     assert_string_equal(s.out[0], "xxxyyyzzz");
-    waitpid(r.pid, &status, 0);
-    runner_exited(&r, status, &ops, &s);
-    runner_free(&r);
-    seen_free(&s);
+    rest_end(&r, &s);
 
     /* a budget of 4 bytes leaves most of the line in the pipe: no rest */
-    memset(&s, 0, sizeof(s));
-    runner_init(&r, 1 << 20);
-    r.hold_secs = 60;
-    assert_int_equal(runner_start(&r, argv2, "", 0), 0);
+    rest_start(&r, &s, argv2, 60);
     for (i = 0; i < 200 && r.out_bytes == 0; i++)
 	round_once(&r, 4, &s);
     assert_int_equal(r.out_bytes, 4);
@@ -497,10 +504,7 @@ test_stdout_rest(void **state)
 	round_once(&r, 4, &s);
     assert_int_equal(s.nout, 1);
     assert_int_equal(s.outlen[0], 100);
-    waitpid(r.pid, &status, 0);
-    runner_exited(&r, status, &ops, &s);
-    runner_free(&r);
-    seen_free(&s);
+    rest_end(&r, &s);
 }
 
 int
