@@ -1378,21 +1378,32 @@ scan_head(scan_t *sc, uint32_t *toff, uint32_t *tlen)
     return 0;
 }
 
+/* the rest of a map or hist record's head, after scan_head(): its '{' */
+static int
+scan_record_data(scan_t *sc, uint32_t toff, uint32_t tlen)
+{
+    if (!((tlen == 3 && memcmp(sc->s + toff, "map", 3) == 0) ||
+	  (tlen == 4 && memcmp(sc->s + toff, "hist", 4) == 0)) ||
+	scan_expect(sc, '{') < 0)
+	return -1;
+    return 0;
+}
+
 /* the head of a map or hist record, up to the '{' of its data */
 static int
 scan_record_head(scan_t *sc)
 {
     uint32_t	off, len;
 
-    if (scan_head(sc, &off, &len) < 0 ||
-	!((len == 3 && memcmp(sc->s + off, "map", 3) == 0) ||
-	  (len == 4 && memcmp(sc->s + off, "hist", 4) == 0)) ||
-	scan_expect(sc, '{') < 0)
+    if (scan_head(sc, &off, &len) < 0 || scan_record_data(sc, off, len) < 0)
 	return -1;
     return 0;
 }
 
-/* pass 1: the whole line into tokens; 0, or -1 for json-c */
+/*
+ * pass 1, after scan_record_head(): the rest of the line into tokens;
+ * 0, or -1 for json-c
+ */
 static int
 scan_record(scan_t *sc, parse_target_t *t)
 {
@@ -1400,9 +1411,6 @@ scan_record(scan_t *sc, parse_target_t *t)
     uint8_t	flags;
     variable_t	*v;
     int		first = 1, more, nnames = 0, i, index;
-
-    if (scan_record_head(sc) < 0)
-	return -1;
 
     while ((more = scan_next_member(sc, first)) > 0) {
 	first = 0;
@@ -1651,7 +1659,6 @@ scan_apply(parse_ctx_t *c, char *line, const scan_tok_t *tok, size_t ntok)
 	var_end(v);
 }
 
-/* the fast path of parse_line: 0 done, SCAN_FALLBACK for json-c */
 /* a record type whose string data goes to @output as it is */
 static int
 scan_output_type(const char *s, uint32_t n)
@@ -1666,22 +1673,22 @@ scan_output_type(const char *s, uint32_t n)
 }
 
 /*
- * {"type": "printf", "data": "..."}: what a printf() flood is made of,
- * one record per call.  Appended to @output as parse_output_record()
- * appends json-c's string, without building a tree for it.  Members in
- * another order, more members or \u escapes: json-c decides.
+ * {"type": "printf", "data": "..."}, after scan_head(): what a printf()
+ * flood is made of, one record per call.  Appended to @output as
+ * parse_output_record() appends json-c's string, without building a tree
+ * for it.  Members in another order, more members or \u escapes: json-c
+ * decides.
  */
 static int
 scan_output_record(scan_t *sc, char *line, parse_target_t *t)
 {
     parse_buf_t	text;
-    uint32_t	off, n, doff, dlen;
+    uint32_t	doff, dlen;
     uint8_t	dflags;
     const char	*s;
     size_t	slen;
 
-    if (scan_head(sc, &off, &n) < 0 || !scan_output_type(sc->s + off, n) ||
-	scan_peek(sc) != '"' || scan_string(sc, &doff, &dlen, &dflags) < 0 ||
+    if (scan_peek(sc) != '"' || scan_string(sc, &doff, &dlen, &dflags) < 0 ||
 	scan_expect(sc, '}') < 0)
 	return -1;
     scan_ws(sc);
@@ -1698,23 +1705,26 @@ scan_output_record(scan_t *sc, char *line, parse_target_t *t)
     return 0;
 }
 
+/* the fast path of parse_line: 0 done, SCAN_FALLBACK for json-c */
 static int
 scan_line(parse_target_t *t, char *line, size_t len)
 {
     parse_ctx_t	ctx;
     scan_t	sc;
+    uint32_t	toff, tlen;
 
     if (len >= UINT32_MAX)
 	return SCAN_FALLBACK;
     sc.s = line;
     sc.len = len;
     sc.pos = 0;
-    if (scan_output_record(&sc, line, t) == 0)
-	return 0;
-    sc.pos = 0;
     sc.tok = scan_toks;
     sc.ntok = 0;
-    if (scan_record(&sc, t) < 0)
+    if (scan_head(&sc, &toff, &tlen) < 0)
+	return SCAN_FALLBACK;
+    if (scan_output_type(line + toff, tlen))
+	return scan_output_record(&sc, line, t) < 0 ? SCAN_FALLBACK : 0;
+    if (scan_record_data(&sc, toff, tlen) < 0 || scan_record(&sc, t) < 0)
 	return SCAN_FALLBACK;
 
     ctx.t = t;

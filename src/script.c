@@ -18,7 +18,7 @@
 #include "script.h"
 
 #define SCRIPT_IO_BUDGET	(1 << 20)	/* bytes read per child per poll round */
-#define SCRIPT_OUT_HOLD		0.01	/* s stdout rests once emptied (runner.h) */
+#define SCRIPT_OUT_HOLD		0.01	/* s a busy stdout rests once emptied (runner.c) */
 #define SCRIPT_TP_WINDOW	1.0		/* seconds of the throughput window */
 
 /* stderr message classes */
