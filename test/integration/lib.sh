@@ -102,6 +102,23 @@ drop() {
     cat > "$f.tmp" && chmod "${2:-644}" "$f.tmp" && mv "$f.tmp" "$f"
 }
 
+# A port for a test's server: below the kernel's ephemeral range, since a
+# client socket the kernel gave that port (another test's pminfo, say)
+# makes pmcd's IPv4 bind fail, and pmcd then listens on IPv6 alone, so
+# "localhost" (127.0.0.1) is refused.  Any socket on it counts as taken.
+free_port() {
+    local low p i
+    read -r low _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+    [ "$low" -gt 12000 ] || low=32768	# an odd range: the classic one
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+	p=$((low - 10000 + RANDOM % 9000))
+	ss -tan 2>/dev/null | grep -q ":$p " || { echo "$p"; return 0; }
+    done
+    echo "$p"
+}
+# listening on IPv4, where "localhost" and 127.0.0.1 connect
+port_listening() { ss -ltn 2>/dev/null | grep -Eq "(0\.0\.0\.0|127\.0\.0\.1):$1 "; }
+
 # start_pmcd [CONFIG-TEXT]: the agent's bpftrace.conf (default: dynamic
 # scripts on, no authentication); WITH_PMCD_PMDA=1 adds pmcd's own agent.
 # Optional, all empty by default: PMCD_ENV, VAR=VALUE words in pmcd's
@@ -110,8 +127,6 @@ drop() {
 # otherwise, e.g. "env -u VAR"); PMCD_ARGS, more pmcd options; AGENT_IPC,
 # the pmcd.conf protocol words (default "binary notready").  None may
 # hold a space inside a word.
-port_listening() { ss -ltn 2>/dev/null | grep -q ":$1 "; }
-
 start_pmcd() {
     local conf=${1:-$'[dynamic_scripts]\nenabled = true\nauth_enabled = false\n'} i
     printf '%s\n' "$conf" > "$T/bpftrace.conf"
@@ -127,15 +142,14 @@ start_pmcd() {
 	printf 'root {\n    bpftrace\t151:*:*\n}\n' > "$T/root"
     fi
     for i in 1 2 3 4 5; do
-	PORT=$((45000 + RANDOM % 10000))
-	port_listening "$PORT" && continue
+	PORT=$(free_port)
 	# shellcheck disable=SC2086 # PMCD_ENV and PMCD_ARGS are lists of words
 	env PCP_RUN_DIR="$T/run" PCP_VAR_DIR="$T/var" ${PMCD_ENV:-} \
 	    "$PCP_BINADM_DIR/pmcd" -f -A -p "$PORT" -s "$SOCK" -c "$T/pmcd.conf" \
 	    -n "$T/root" -l "$T/pmcd.log" -U root -q 10 -t 10 ${PMCD_ARGS:-} >"$T/pmcd.out" 2>&1 &
 	PMCD_PID=$!
 	# up on its unix socket, and listening on the port (a port taken
-	# between the check above and pmcd's bind: try another one)
+	# between free_port and pmcd's bind: try another one)
 	if wait_until 15 pminfo -h "$HOST" bpftrace.info.scripts_json &&
 	   wait_until 5 port_listening "$PORT"; then
 	    return 0

@@ -37,8 +37,7 @@ enabled = false
 enabled = false
 EOF
 for i in 1 2 3 4 5; do
-    PPORT=$((45000 + RANDOM % 10000))
-    ss -ltn 2>/dev/null | grep -q ":$PPORT " && continue
+    PPORT=$(free_port)
     PCP_RUN_DIR=$T/run "$PCP_BINADM_DIR/pmproxy" -f -A -p "$PPORT" -s "$T/pmproxy.socket" \
 	-c "$T/pmproxy.conf" -l "$T/pmproxy.log" >"$T/pmproxy.out" 2>&1 &
     PMPROXY_PID=$!
