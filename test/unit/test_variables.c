@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
-#include <time.h>
 #include "variables.h"
 
 #include "varset.h"
@@ -752,7 +751,10 @@ test_output_flood(void **state)
     }
 }
 
-/* 16,000+ keys a print: linear, and ids stable across churn */
+/*
+ * 20,000 keys a print: ids stable across churn, the set sorted.  How fast
+ * that goes is the benchmarks' to say (parsebench's map16k), not a test's.
+ */
 static void
 test_many_keys(void **state)
 {
@@ -760,7 +762,6 @@ test_many_keys(void **state)
     pmAtomValue		atom;
     char		key[32];
     int			round, i, n = 20000;
-    clock_t		t0 = clock();
 
     var_init(&v, "@m", VAR_FUNC_COUNT, 1, 0, 0);
     for (round = 0; round < 21; round++) {
@@ -784,8 +785,6 @@ test_many_keys(void **state)
     }
     for (i = 1; i < v.nset; i++)
 	assert_true(strcmp(v.set[i - 1].i_name, v.set[i].i_name) < 0);
-    /* generous: quadratic behaviour would take minutes */
-    assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 20.0);
     var_free(&v);
 }
 
