@@ -37,6 +37,7 @@ typedef struct {
     const char	*name;
     var_func_t	func;
     int		keyed, is_string, stacks;
+    int		retain;		/* @output's table-retain-lines, 0: none */
 } spec_t;
 
 typedef struct {
@@ -204,6 +205,8 @@ static const dataset_t datasets[] = {
       { { "@", VAR_FUNC_COUNT, 1, 0, 1 } } },
     { "printf100k (synthetic printf flood)", NULL, make_printf100k,
       { { "@output", VAR_FUNC_OUTPUT, 0, 1, 0 } } },
+    { "printf100k, table-retain-lines 1000", NULL, make_printf100k,
+      { { "@output", VAR_FUNC_OUTPUT, 0, 1, 0, 1000 } } },
 };
 
 /* a copy of line (n bytes) at the end of l */
@@ -338,6 +341,8 @@ run(const dataset_t *d, const char *datadir, double secs, int jsonc)
 	const spec_t *s = &d->vars[nv];
 	var_init(&vars[nv], s->name, s->func, s->keyed, s->is_string, s->stacks);
 	vars[nv].max_inst = 1000000;
+	if (s->retain > 0)
+	    vars[nv].retain_lines = s->retain;
 	if (s->func == VAR_FUNC_OUTPUT)
 	    t.output = &vars[nv];
     }

@@ -844,12 +844,31 @@ var_output_room(variable_t *v, size_t len)
     return 0;
 }
 
+/*
+ * Newlines in s: the text keeps its count, so table-retain-lines knows
+ * how many lines to drop without scanning back over the kept ones (up
+ * to max_output bytes for each line printed).
+ */
+static size_t
+var_count_nl(const char *s, size_t len)
+{
+    const char	*end = s + len;
+    size_t	n = 0;
+
+    while (s < end && (s = memchr(s, '\n', end - s)) != NULL) {
+	n++;
+	s++;
+    }
+    return n;
+}
+
 /* an empty text, keeping the allocation */
 static void
 var_output_clear(variable_t *v)
 {
     v->outoff = 0;
     v->outlen = 0;
+    v->outnl = 0;
     if (v->value.str != NULL)
 	v->value.str[0] = '\0';
 }
@@ -871,7 +890,7 @@ var_header_len(const variable_t *v)
 {
     const char	*text = var_output_text(v), *nl;
 
-    if (v->retain_lines < 0 || text == NULL)
+    if (v->retain_lines < 0 || text == NULL || v->outnl == 0)
 	return 0;
     if ((nl = memchr(text, '\n', v->outlen)) == NULL)
 	return 0;
@@ -889,41 +908,38 @@ var_output_cut(variable_t *v, size_t from, size_t to)
 
     if (to <= from)
 	return;
+    v->outnl -= var_count_nl(text + from, to - from);
     if (from > 0)
 	memmove(text + (to - from), text, from);
     v->outoff += to - from;
     v->outlen -= to - from;
 }
 
-/* table-retain-lines N: keep the header and the last N lines after it */
+/*
+ * table-retain-lines N: keep the header and the last N lines after it.
+ * The lines after the header are its newlines, and one more for a last
+ * line not ended yet; the oldest are dropped by scanning forward, so
+ * the work is the length of what goes.
+ */
 static void
 var_output_retain(variable_t *v, size_t hdr)
 {
-    const char	*buf = var_output_text(v);
-    const char	*q;
-    size_t	end = v->outlen, start;
-    int		n = 0;
+    const char	*buf = var_output_text(v), *q;
+    size_t	lines, drop, start = hdr;
 
     if (hdr == 0)
 	return;
-    if (v->retain_lines == 0) {
-	var_output_cut(v, hdr, v->outlen);
+    lines = v->outnl - 1;
+    if (v->outlen > hdr && buf[v->outlen - 1] != '\n')
+	lines++;
+    if (lines <= (size_t)v->retain_lines)
 	return;
-    }
-    /* a trailing newline ends the last line, it does not start another */
-    if (end > hdr && buf[end - 1] == '\n')
-	end--;
-    start = end;
-    for (;;) {
-	if ((q = memrchr(buf + hdr, '\n', start - hdr)) == NULL) {
-	    start = hdr;
+    for (drop = lines - v->retain_lines; drop > 0; drop--) {
+	if ((q = memchr(buf + start, '\n', v->outlen - start)) == NULL) {
+	    start = v->outlen;	/* the unended last line goes too (N = 0) */
 	    break;
 	}
-	if (++n == v->retain_lines) {
-	    start = q - buf + 1;
-	    break;
-	}
-	start = q - buf;
+	start = q - buf + 1;
     }
     var_output_cut(v, hdr, start);
 }
@@ -988,6 +1004,7 @@ var_append_output(variable_t *v, const char *s, size_t len)
 	size_t	skip = var_line_cut(s, len - v->max_output, len);
 
 	v->outlen = hdr;
+	v->outnl = hdr > 0;
 	if (v->value.str != NULL)
 	    var_output_text(v)[hdr] = '\0';
 	s += skip;
@@ -998,6 +1015,7 @@ var_append_output(variable_t *v, const char *s, size_t len)
     text = var_output_text(v);
     memcpy(text + v->outlen, s, len);
     v->outlen += len;
+    v->outnl += var_count_nl(s, len);
     text[v->outlen] = '\0';
     v->have_value = 1;
 

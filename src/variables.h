@@ -109,6 +109,7 @@ typedef struct variable {
     size_t		outoff;		/* @output: the text is at value.str + outoff */
     size_t		outlen;		/* @output: its length */
     size_t		outcap;		/* @output: bytes allocated at value.str */
+    size_t		outnl;		/* @output: newlines in the text */
 } variable_t;
 
 /* @output's text, "" before the first print */

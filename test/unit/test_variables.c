@@ -675,6 +675,94 @@ test_output_retain(void **state)
     var_free(&v);
 }
 
+/* newlines in s */
+static size_t
+count_nl(const char *s)
+{
+    size_t	n = 0;
+
+    for (; *s; s++)
+	n += *s == '\n';
+    return n;
+}
+
+/*
+ * What table-retain-lines n keeps of all text printed: the first line
+ * (once ended) and the last n lines after it, counted back from the end.
+ */
+static void
+retain_model(const char *all, int n, char *out)
+{
+    const char	*nl = strchr(all, '\n'), *body, *q;
+    size_t	hl, end, start;
+    int		k = 0;
+
+    if (nl == NULL) {
+	strcpy(out, all);
+	return;
+    }
+    hl = nl - all + 1;
+    body = all + hl;
+    end = start = strlen(body);
+    if (end > 0 && body[end - 1] == '\n')
+	start = --end;
+    while (n > 0) {
+	if ((q = memrchr(body, '\n', start)) == NULL) {
+	    start = 0;
+	    break;
+	}
+	if (++k == n) {
+	    start = q - body + 1;
+	    break;
+	}
+	start = q - body;
+    }
+    if (n == 0)
+	start = strlen(body);
+    memcpy(out, all, hl);
+    strcpy(out + hl, body + start);
+}
+
+/* random pieces of lines: the text kept always matches the model */
+static void
+test_output_retain_model(void **state)
+{
+    static const int	keep[] = { 0, 1, 2, 3, 7, 50 };
+    static char		all[40000], want[40000];
+    variable_t		v;
+    pmAtomValue		atom;
+    unsigned int	seed = 12345;
+    char		piece[16];
+    size_t		k, used;
+    int			i, j, len;
+
+    for (k = 0; k < sizeof(keep) / sizeof(keep[0]); k++) {
+	var_init(&v, "@output", VAR_FUNC_OUTPUT, 0, 1, 0);
+	v.max_output = 1 << 20;		/* no bound: retain alone */
+	v.retain_lines = keep[k];
+	used = 0;
+	all[0] = '\0';
+	for (i = 0; i < 3000; i++) {
+	    /* 1 to 12 bytes of 'a', 'b' and '\n', one in three a newline */
+	    seed = seed * 1103515245 + 12345;
+	    len = 1 + (seed >> 16) % 12;
+	    for (j = 0; j < len; j++) {
+		seed = seed * 1103515245 + 12345;
+		piece[j] = (seed >> 16) % 3 == 0 ? '\n' : 'a' + (seed >> 20) % 2;
+	    }
+	    var_append_output(&v, piece, len);
+	    memcpy(all + used, piece, len);
+	    used += len;
+	    all[used] = '\0';
+	    retain_model(all, keep[k], want);
+	    assert_int_equal(var_fetch(&v, PM_IN_NULL, &atom), PMDA_FETCH_STATIC);
+	    assert_string_equal(atom.cp, want);
+	    assert_int_equal(v.outnl, count_nl(atom.cp));
+	}
+	var_free(&v);
+    }
+}
+
 /* printf line i of the flood: "line I" and 0 to 36 x's */
 static size_t
 flood_line(char *buf, size_t size, int i)
@@ -699,6 +787,7 @@ flood_check(variable_t *v, const char *hdr, int last, int keep)
 
     assert_int_equal(var_fetch(v, PM_IN_NULL, &atom), PMDA_FETCH_STATIC);
     assert_int_equal(strlen(atom.cp), v->outlen);
+    assert_int_equal(v->outnl, count_nl(atom.cp));
     assert_true(v->outlen <= v->max_output);
     assert_true(v->outcap <= 4 * v->max_output + 64);
     assert_memory_equal(atom.cp, hdr, hl);
@@ -805,6 +894,7 @@ main(void)
 	cmocka_unit_test(test_adopt),
 	cmocka_unit_test(test_output_bound),
 	cmocka_unit_test(test_output_retain),
+	cmocka_unit_test(test_output_retain_model),
 	cmocka_unit_test(test_output_flood),
 	cmocka_unit_test(test_many_keys),
     };
