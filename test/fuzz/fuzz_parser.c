@@ -121,6 +121,23 @@ teardown(parse_target_t *t)
 	var_free(&t->vars[i]);
 }
 
+/* @output's bookkeeping: its length, bound and newline count */
+static void
+check_output(const variable_t *v)
+{
+    const char	*text = var_output(v);
+    size_t	n = 0, len = strlen(text);
+
+    for (; *text; text++)
+	n += *text == '\n';
+    if (len != v->outlen || len > v->max_output || n != v->outnl) {
+	fprintf(stderr, "@output: %zu bytes (outlen %zu, max_output %zu), "
+		"%zu newlines (outnl %zu)\n", len, v->outlen, v->max_output,
+		n, v->outnl);
+	abort();
+    }
+}
+
 /* what fetch would do: read every value and instance name */
 static void
 touch(parse_target_t *t)
@@ -131,6 +148,9 @@ touch(parse_target_t *t)
 
     for (i = 0; i < t->nvars; i++) {
 	variable_t	*v = &t->vars[i];
+
+	if (v->func == VAR_FUNC_OUTPUT)
+	    check_output(v);
 
 	if (v->single) {
 	    if (var_fetch(v, 0, &atom) == PMDA_FETCH_STATIC &&
