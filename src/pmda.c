@@ -352,10 +352,11 @@ bpftrace_loop(pmdaInterface *dp)
 	}
 	if (pfd[FD_WATCH].fd >= 0 && pfd[FD_WATCH].revents && watch_read(&bpftrace_watch))
 	    bpftrace_watch.pending = 1;
+	now = script_now();	/* poll may have slept */
 	if (ntp)
-	    tracepoints_io(pfd + FD_FIXED, ntp);
+	    tracepoints_io(pfd + FD_FIXED, ntp, now);
 	if (nscript)
-	    script_io(pfd + FD_FIXED + ntp, nscript, owner);
+	    script_io(pfd + FD_FIXED + ntp, nscript, owner, now);
 	/*
 	 * Signals after the pipes: reaping frees stopped scripts, which
 	 * owner[] (filled before poll) may still point to.

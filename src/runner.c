@@ -11,7 +11,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -33,15 +32,6 @@ runner_init(runner_t *r, size_t max_line)
     r->pid = -1;
     r->in_fd = r->out_fd = r->err_fd = -1;
     r->max_line = max_line;
-}
-
-static double
-runner_clock(void)
-{
-    struct timespec	ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void
@@ -352,21 +342,11 @@ runner_lines(runner_buf_t *b, size_t n, size_t limit,
 
 /*
  * Read what is there, up to budget bytes, into the shared buffer after
- * the partial line of b, and hand on the lines completed; returns 0 at
- * EOF or error.  The callbacks copy what they keep, and none of them
- * reads a pipe, so the shared buffer is never in use twice.
- *
- * A read shorter than asked for emptied the pipe: stop there rather than
- * read again for EAGAIN.  When stdout of a runner with hold_secs was
- * emptied twice within 2 * hold_secs, it is busy, and it rests hold_secs
- * (runner_pollfds leaves it out): a script that printf()s in many small
- * writes, 1,000 bursts a second, would otherwise wake the agent for each,
- * and the poll and two reads of every wake-up cost far more than the
- * lines.  The 1 MiB pipe holds the output meanwhile.  A rest never starts
- * while the pipe still has data, in the middle of a line (a big map print
- * arriving in pieces: the rest of it is on its way), nor for a print once
- * a second (or five times): the wake-up to end the rest would cost more
- * than it saves.
+ * the partial line of b, and hand on the lines completed.  The callbacks
+ * copy what they keep, and none of them reads a pipe, so the shared
+ * buffer is never in use twice.  A read shorter than asked for emptied
+ * the pipe: stop there rather than read again for EAGAIN, and return 1
+ * (the pipe is still open); else 0.
  */
 static int
 runner_read(runner_t *r, int *fd, runner_buf_t *rb, size_t limit, size_t budget,
@@ -376,7 +356,7 @@ runner_read(runner_t *r, int *fd, runner_buf_t *rb, size_t limit, size_t budget,
     runner_buf_t	*b = &runner_scratch;
     size_t		done = 0, room;
     ssize_t		n;
-    int			sts = 1, drained = 0;
+    int			drained = 0;
 
     runner_take(rb);
 
@@ -408,7 +388,6 @@ runner_read(runner_t *r, int *fd, runner_buf_t *rb, size_t limit, size_t budget,
 	    }
 	    b->len = b->skipped = 0;
 	    runner_close(fd);
-	    sts = 0;
 	    break;
 	}
 	if (is_out)
@@ -421,19 +400,34 @@ runner_read(runner_t *r, int *fd, runner_buf_t *rb, size_t limit, size_t budget,
 	}
     }
     runner_keep(rb);
-    if (is_out && drained && *fd >= 0 && r->hold_secs > 0 && rb->len == 0) {
-	double	now = runner_clock();
+    return drained;
+}
 
-	if (now - r->out_drained < 2 * r->hold_secs)
-	    r->out_hold = now + r->hold_secs;
-	r->out_drained = now;
-    }
-    return sts;
+/*
+ * A read at now emptied stdout, with no partial line left.  When that
+ * happened twice within 2 * hold_secs, stdout is busy, and it rests
+ * hold_secs (runner_pollfds leaves it out): a script that printf()s in
+ * many small writes, 1,000 bursts a second, would otherwise wake the
+ * agent for each, and the poll and two reads of every wake-up cost far
+ * more than the lines.  The 1 MiB pipe holds the output meanwhile.  A
+ * rest never starts while the pipe still has data, in the middle of a
+ * line (a big map print arriving in pieces: the rest of it is on its
+ * way), nor for a print once a second (or five times): the wake-up to
+ * end the rest would cost more than it saves.
+ */
+static void
+runner_rest(runner_t *r, double now)
+{
+    if (r->hold_secs <= 0)
+	return;
+    if (now - r->out_drained < 2 * r->hold_secs)
+	r->out_hold = now + r->hold_secs;
+    r->out_drained = now;
 }
 
 void
 runner_io(runner_t *r, const struct pollfd *pfd, int n, size_t budget,
-		const runner_ops_t *ops, void *arg)
+		double now, const runner_ops_t *ops, void *arg)
 {
     int		i;
 
@@ -442,9 +436,11 @@ runner_io(runner_t *r, const struct pollfd *pfd, int n, size_t budget,
 	    continue;
 	if (pfd[i].fd == r->in_fd)
 	    runner_write_input(r);
-	else if (pfd[i].fd == r->out_fd)
-	    runner_read(r, &r->out_fd, &r->out, r->max_line, budget,
-			ops->out_line, ops->too_long, arg, 1);
+	else if (pfd[i].fd == r->out_fd) {
+	    if (runner_read(r, &r->out_fd, &r->out, r->max_line, budget,
+			    ops->out_line, ops->too_long, arg, 1) && r->out.len == 0)
+		runner_rest(r, now);
+	}
 	else if (pfd[i].fd == r->err_fd)
 	    runner_read(r, &r->err_fd, &r->err, RUNNER_MAX_ERRLINE, budget,
 			ops->err_line, NULL, arg, 0);

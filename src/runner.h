@@ -65,9 +65,12 @@ int runner_active(const runner_t *r);
  * out while it rests: see hold_secs and runner_timers)
  */
 int runner_pollfds(const runner_t *r, struct pollfd *pfd);
-/* handle poll results for this runner's fds; reads at most budget bytes */
+/*
+ * handle poll results for this runner's fds at monotonic time now (when
+ * stdout's rest starts); reads at most budget bytes
+ */
 void runner_io(runner_t *r, const struct pollfd *pfd, int n, size_t budget,
-		const runner_ops_t *ops, void *arg);
+		double now, const runner_ops_t *ops, void *arg);
 /* the child was reaped: drain what is left in the pipes and close them */
 void runner_exited(runner_t *r, int wstatus, const runner_ops_t *ops, void *arg);
 /* ask it to stop: SIGINT now, SIGKILL at now + grace */

@@ -628,14 +628,15 @@ script_pollfds(struct pollfd *pfd, int max, script_t **owner)
 }
 
 void
-script_io(struct pollfd *pfd, int n, script_t **owner)
+script_io(struct pollfd *pfd, int n, script_t **owner, double now)
 {
     int		i, j;
 
     for (i = 0; i < n; i = j) {
 	for (j = i; j < n && owner[j] == owner[i]; j++)
 	    ;
-	runner_io(&owner[i]->runner, pfd + i, j - i, SCRIPT_IO_BUDGET, &script_ops, owner[i]);
+	runner_io(&owner[i]->runner, pfd + i, j - i, SCRIPT_IO_BUDGET, now,
+		  &script_ops, owner[i]);
     }
 }
 

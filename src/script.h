@@ -112,7 +112,8 @@ void script_set_error(script_t *s, const char *fmt, ...) __PM_PRINTFLIKE(2,3);
 
 /* the poll loop's part */
 int script_pollfds(struct pollfd *pfd, int max, script_t **owner);
-void script_io(struct pollfd *pfd, int n, script_t **owner);
+/* poll results, at monotonic time now (script_now) */
+void script_io(struct pollfd *pfd, int n, script_t **owner, double now);
 /* a child was reaped by waitpid */
 void script_reaped(pid_t pid, int wstatus);
 /* expiry, restart backoff, stop timeouts; returns ms until the next deadline */

@@ -107,9 +107,9 @@ tracepoints_pollfds(struct pollfd *pfd)
 }
 
 void
-tracepoints_io(struct pollfd *pfd, int n)
+tracepoints_io(struct pollfd *pfd, int n, double now)
 {
-    runner_io(&tp_runner, pfd, n, 1 << 20, &tp_ops, NULL);
+    runner_io(&tp_runner, pfd, n, 1 << 20, now, &tp_ops, NULL);
 }
 
 int

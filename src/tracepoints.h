@@ -10,7 +10,7 @@
 
 int tracepoints_start(const char *bpftrace_path);
 int tracepoints_pollfds(struct pollfd *pfd);
-void tracepoints_io(struct pollfd *pfd, int n);
+void tracepoints_io(struct pollfd *pfd, int n, double now);
 /* 1 if pid was the lister */
 int tracepoints_reaped(pid_t pid, int wstatus);
 /* comma separated, sorted, unique; "" until the list is complete */

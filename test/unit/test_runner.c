@@ -67,6 +67,16 @@ on_toolong(void *arg, size_t len)
 
 static const runner_ops_t ops = { on_out, on_err, on_toolong };
 
+/* monotonic seconds, the clock the agent passes to runner_io() */
+static double
+mono(void)
+{
+    struct timespec	ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static void
 seen_free(seen_t *s)
 {
@@ -97,7 +107,7 @@ run(const char *cmd, const char *stdin_text, size_t max_line, size_t budget,
 	if (n == 0)
 	    usleep(10000);		/* pipes closed: only the exit is left */
 	else if (poll(pfd, n, 10) > 0)
-	    runner_io(&r, pfd, n, budget, &ops, s);
+	    runner_io(&r, pfd, n, budget, mono(), &ops, s);
 	pid = waitpid(r.pid, &status, WNOHANG);
 	if (pid == r.pid) {
 	    runner_exited(&r, status, &ops, s);
@@ -237,7 +247,8 @@ pump(pair_t *p, int (*until)(const pair_t *))
 	    n[k] = runner_pollfds(&p->r[k], pfd + k * RUNNER_MAX_POLLFDS);
 	for (k = 0; k < 2; k++) {
 	    if (n[k] > 0 && poll(pfd + k * RUNNER_MAX_POLLFDS, n[k], 5) > 0)
-		runner_io(&p->r[k], pfd + k * RUNNER_MAX_POLLFDS, n[k], (size_t)-1, &ops, &p->s[k]);
+		runner_io(&p->r[k], pfd + k * RUNNER_MAX_POLLFDS, n[k], (size_t)-1, mono(),
+			  &ops, &p->s[k]);
 	    if (!p->done[k] && waitpid(p->r[k].pid, &status, WNOHANG) == p->r[k].pid) {
 		runner_exited(&p->r[k], status, &ops, &p->s[k]);
 		p->done[k] = 1;
@@ -378,15 +389,6 @@ test_shared_big_partial(void **state)
     pair_free(&p);
 }
 
-static double
-mono(void)
-{
-    struct timespec	ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* is fd among the n pollfds? */
 static int
 polled(const struct pollfd *pfd, int n, int fd)
@@ -409,7 +411,7 @@ round_once(runner_t *r, size_t budget, seen_t *s)
     runner_timers(r, mono());
     n = runner_pollfds(r, pfd);
     if (n > 0 && poll(pfd, n, 10) > 0)
-	runner_io(r, pfd, n, budget, &ops, s);
+	runner_io(r, pfd, n, budget, mono(), &ops, s);
     else if (n == 0)
 	usleep(10000);
 }
