@@ -568,6 +568,16 @@ parse_map_record(parse_ctx_t *c, json_object *data)
     return 0;
 }
 
+/* a record's text (and suffix) to @output, as valid UTF-8 */
+static int
+parse_output_text(parse_ctx_t *c, const char *s, size_t len, const char *suffix)
+{
+    if ((s = parse_clean(&c->text, s, len, suffix, &len)) == NULL)
+	return -ENOMEM;
+    var_append_output(c->t->output, s, len);
+    return 0;
+}
+
 /* printf(), time(), cat(), system(), join(), print(value): to @output */
 static int
 parse_output_record(parse_ctx_t *c, json_object *data, const char *suffix)
@@ -586,10 +596,7 @@ parse_output_record(parse_ctx_t *c, json_object *data, const char *suffix)
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
 	len = strlen(s);
     }
-    if ((s = parse_clean(&c->text, s, len, suffix, &len)) == NULL)
-	return -ENOMEM;
-    var_append_output(c->t->output, s, len);
-    return 0;
+    return parse_output_text(c, s, len, suffix);
 }
 
 static const char *
@@ -1682,7 +1689,7 @@ scan_output_type(const char *s, uint32_t n)
 static int
 scan_output_record(scan_t *sc, char *line, parse_target_t *t)
 {
-    parse_buf_t	text;
+    parse_ctx_t	ctx;
     uint32_t	doff, dlen;
     uint8_t	dflags;
     const char	*s;
@@ -1698,10 +1705,10 @@ scan_output_record(scan_t *sc, char *line, parse_target_t *t)
 	return 0;
     /* the line is changed from here on: it cannot go to json-c */
     s = scan_cstring(line, doff, dlen, dflags, &slen);
-    parse_buf_init(&text);
-    if ((s = parse_clean(&text, s, slen, NULL, &slen)) != NULL)
-	var_append_output(t->output, s, slen);	/* else lost, as there */
-    parse_buf_free(&text);
+    ctx.t = t;
+    parse_buf_init(&ctx.text);
+    (void)parse_output_text(&ctx, s, slen, NULL);	/* no memory: lost, as there */
+    parse_buf_free(&ctx.text);
     return 0;
 }
 
