@@ -34,6 +34,11 @@ check_eq "pmval printed six rates" 6 "$(echo "$rates" | grep -c .)"
 m=$(echo "$rates" | mean)
 check "pmval's mean rate is near 100/s (got $m)" between 60 140 "$m"
 
+# --- pmval -r: the raw counts, growing
+raw=$(pmval -h "$HOST" -r -t 1 -s 3 $M.ticks 2>&1 | awk 'NF == 1 && $1 ~ /^[0-9]+$/')
+check_eq "pmval -r printed three counts" 3 "$(echo "$raw" | grep -c .)"
+check "...growing from sample to sample" bash -c "echo '$raw' | awk 'NR > 1 && \$1 <= prev { bad = 1 } { prev = \$1 } END { exit bad || NR != 3 }'"
+
 # --- pmval on a map: one column per key, picked with -i
 out=$(pmval -h "$HOST" -t 1 -s 3 -i alpha,beta $M.keys 2>&1)
 check_match "pmval names the map's keys as instances" "alpha +beta|beta +alpha" "$out"
@@ -49,6 +54,10 @@ sum_a=$(echo "$out" | tail -n +2 | nums "$col_a" | awk '{ s += $1 } END { print 
 sum_b=$(echo "$out" | tail -n +2 | nums "$col_b" | awk '{ s += $1 } END { print s + 0 }')
 ratio=$(awk -v a="$sum_a" -v b="$sum_b" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
 check "pmrep's rates of alpha and beta are 2:1 (got $sum_a and $sum_b)" between 1.8 2.2 "$ratio"
+
+# --- pmrep -i takes a regular expression: one key of the two
+hdr=$(pmrep -h "$HOST" -t 1 -s 1 -o csv -i '^alpha$' $M.keys 2>&1 | head -1)
+check_eq "pmrep -i '^alpha\$' picks that key alone" "Time,\"$M.keys-alpha\"" "$hdr"
 
 # --- pmrep: a histogram, a column per bucket, the empty ones between
 # included; 4-7 fills at 100 a second, 64-127 holds its one value.  (pmrep
