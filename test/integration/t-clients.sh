@@ -17,7 +17,7 @@ check "script started" wait_until 20 started clients
 check "counter has a value" wait_until 10 has_data bpftrace.scripts.clients.data.ticks
 M=bpftrace.scripts.clients.data
 
-# numbers in the lines of stdin, from field $1 (empty fields and text skipped)
+# the numbers in CSV field N of the lines on stdin (empty fields and text skipped)
 nums() { awk -v f="$1" -F, '$f ~ /^[0-9]+(\.[0-9]+)?$/ { print $f }'; }
 mean() { awk '{ s += $1; n++ } END { if (n) printf "%.1f\n", s / n }'; }
 # between LOW HIGH VALUE: a number within [LOW, HIGH]
@@ -34,8 +34,8 @@ check_eq "pmval printed six rates" 6 "$(echo "$rates" | grep -c .)"
 m=$(echo "$rates" | mean)
 check "pmval's mean rate is near 100/s (got $m)" between 60 140 "$m"
 
-# --- pmval -r: the raw counts, growing
-raw=$(pmval -h "$HOST" -r -t 1 -s 3 $M.ticks 2>&1 | awk 'NF == 1 && $1 ~ /^[0-9]+$/')
+# --- pmval -r: the raw counts, growing (2 s apart: every interval holds a print)
+raw=$(pmval -h "$HOST" -r -t 2 -s 3 $M.ticks 2>&1 | awk 'NF == 1 && $1 ~ /^[0-9]+$/')
 check_eq "pmval -r printed three counts" 3 "$(echo "$raw" | grep -c .)"
 check "...growing from sample to sample" bash -c "echo '$raw' | awk 'NR > 1 && \$1 <= prev { bad = 1 } { prev = \$1 } END { exit bad || NR != 3 }'"
 
