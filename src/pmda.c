@@ -40,6 +40,7 @@
 #include "watch.h"
 
 #define BPFTRACE_RESCAN_SECS	5	/* folder rescan without inotify, and to find new folders */
+#define BPFTRACE_POLL_MAX_ERRORS	10	/* poll failures in a row that end the agent */
 #define BPFTRACE_MAX_DIRS	WATCH_MAX_DIRS
 
 static config_t		bpftrace_config;
@@ -288,7 +289,7 @@ bpftrace_loop(pmdaInterface *dp)
     struct pollfd	*pfd = NULL;
     script_t		**owner = NULL;
     int			maxfds = 0, sfd, infd = __pmdaInFd(dp);
-    int			n, ntp, nscript, timeout, sts;
+    int			n, ntp, nscript, timeout, sts, poll_errors = 0;
     double		now, next_scan = script_now() + BPFTRACE_RESCAN_SECS;
 
     if ((sfd = bpftrace_signalfd()) < 0) {
@@ -342,9 +343,22 @@ bpftrace_loop(pmdaInterface *dp)
 	if (sts < 0) {
 	    if (errno == EINTR)
 		continue;
-	    pmNotifyErr(LOG_ERR, "poll: %s", pmErrStr(-oserror()));
+	    /*
+	     * A debugger that calls a function in the agent while it sleeps
+	     * here makes poll fail once with a kernel-internal code (516,
+	     * ERESTART_RESTARTBLOCK); ending the agent for that would restart
+	     * every script.  Only an error that persists (EBADF, EINVAL,
+	     * ENOMEM ...) ends the loop.
+	     */
+	    sts = -oserror();
+	    if (++poll_errors < BPFTRACE_POLL_MAX_ERRORS) {
+		pmNotifyErr(LOG_ERR, "poll: %s, retrying", pmErrStr(sts));
+		continue;
+	    }
+	    pmNotifyErr(LOG_ERR, "poll: %s, %d times in a row", pmErrStr(sts), poll_errors);
 	    break;
 	}
+	poll_errors = 0;
 	/* pmcd first: a flood of script output must not delay its answers */
 	if (pfd[FD_PMCD].revents) {
 	    if (__pmdaMainPDU(dp) < 0)

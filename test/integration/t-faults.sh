@@ -166,3 +166,21 @@ check "SIGTERM with a stubborn child: the agent exits" wait_until 5 exited "$api
 ms=$(($(ms_now) - t0))
 check "... at once (${ms} ms)" test "$ms" -lt 2000
 check "... and kills it" wait_until 5 none_alive $kids
+
+# ---- 5: a debugger calling a function in the agent while it sleeps in
+# poll() (gdb's "call") makes that poll fail once with a kernel-internal
+# code; the agent logs it and carries on, its scripts untouched
+stop_pmcd
+start_pmcd "$(conf '')" || exit 1
+check "victim started" wait_until 20 started victim
+if command -v gdb >/dev/null; then
+    apid=$(agent_pid)
+    bpid=$(value bpftrace.scripts.victim.pid)
+    gdb -p "$apid" -batch -ex 'call (int)getpid()' >"$T/gdb.out" 2>&1
+    sleep 1
+    check_eq "gdb's call: the same agent serves" "$apid" "$(agent_pid)"
+    check_eq "... with the same bpftrace" "$bpid" "$(value bpftrace.scripts.victim.pid)"
+    check "... whose values advance" advancing bpftrace.scripts.victim.data.n
+else
+    skip "a debugger's call into the agent: gdb is not installed (test/deps-debian installs it)"
+fi
