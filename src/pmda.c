@@ -180,6 +180,33 @@ bpftrace_instance(pmInDom indom, int inst, char *name, pmInResult **result, pmda
     return pmdaInstance(indom, inst, name, result, pmda);
 }
 
+/*
+ * libpcp_pmda's PDU_RESULT handler (mainloop.c, from PCP 6.0 to at least
+ * 7.2) decodes a store into value sets that live in one pinned PDU buffer,
+ * starting at vset[0], and then drops the result with numpmid set to 0,
+ * so that buffer is never unpinned: every pmstore, refused ones included,
+ * leaked it (some 100 bytes plus the text stored).  The store unpins it
+ * once done with the values.  Only with the versions read to have that
+ * code: a libpcp_pmda that frees the result itself would free it twice.
+ */
+extern int __pmUnpinPDUBuf(void *);	/* libpcp's, exported since PCP 3.0 */
+#define BPFTRACE_UNPIN_FROM	PM_VERSION(6,0,0)
+#define BPFTRACE_UNPIN_BEFORE	PM_VERSION(7,3,0)
+
+static int	bpftrace_store_unpin;
+
+/* the running PCP's version (pcp.conf's PCP_VERSION), 0 if unknown */
+static int
+bpftrace_pcp_version(void)
+{
+    const char	*v = pmGetOptionalConfig("PCP_VERSION");
+    int		major, minor, patch;
+
+    if (v == NULL || sscanf(v, "%d.%d.%d", &major, &minor, &patch) != 3)
+	return 0;
+    return PM_VERSION(major, minor, patch);
+}
+
 static int
 bpftrace_store(pmdaResult *result, pmdaExt *pmda)
 {
@@ -189,6 +216,8 @@ bpftrace_store(pmdaResult *result, pmdaExt *pmda)
     sts = control_store(result, pmda);
     /* new names must resolve at once: the next request may ask for them */
     bpftrace_names_check(pmda);
+    if (bpftrace_store_unpin && result->numpmid > 0)
+	__pmUnpinPDUBuf(result->vset[0]);	/* the values are gone now */
     return sts;
 }
 
@@ -430,6 +459,11 @@ bpftrace_init(pmdaInterface *dp)
     dp->version.seven.desc = bpftrace_desc;
     dp->version.seven.instance = bpftrace_instance;
     dp->version.seven.store = bpftrace_store;
+    sts = bpftrace_pcp_version();
+    bpftrace_store_unpin = sts >= BPFTRACE_UNPIN_FROM && sts < BPFTRACE_UNPIN_BEFORE;
+    if (pmDebugOptions.appl0)
+	pmNotifyErr(LOG_DEBUG, "PCP version %#x: stores %s their PDU buffer", sts,
+		    bpftrace_store_unpin ? "unpin" : "leave libpcp_pmda to free");
     dp->version.seven.text = bpftrace_text;
     dp->version.seven.pmid = bpftrace_pmid;
     dp->version.seven.name = bpftrace_name;
