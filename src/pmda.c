@@ -441,7 +441,7 @@ bpftrace_init(pmdaInterface *dp)
 {
     pmdaMetric	*metrics;
     pmdaIndom	*indoms;
-    int		nmetrics, nindoms, sts;
+    int		nmetrics, nindoms, version, sts;
 
     if (dp->status != 0)
 	return;
@@ -459,11 +459,11 @@ bpftrace_init(pmdaInterface *dp)
     dp->version.seven.desc = bpftrace_desc;
     dp->version.seven.instance = bpftrace_instance;
     dp->version.seven.store = bpftrace_store;
-    sts = bpftrace_pcp_version();
-    bpftrace_store_unpin = sts >= BPFTRACE_UNPIN_FROM && sts < BPFTRACE_UNPIN_BEFORE;
+    version = bpftrace_pcp_version();
+    bpftrace_store_unpin = version >= BPFTRACE_UNPIN_FROM && version < BPFTRACE_UNPIN_BEFORE;
     if (pmDebugOptions.appl0)
-	pmNotifyErr(LOG_DEBUG, "PCP version %#x: stores %s their PDU buffer", sts,
-		    bpftrace_store_unpin ? "unpin" : "leave libpcp_pmda to free");
+	pmNotifyErr(LOG_DEBUG, "PCP version %#x: a store %s its PDU buffer", version,
+		    bpftrace_store_unpin ? "unpins" : "leaves libpcp_pmda to free");
     dp->version.seven.text = bpftrace_text;
     dp->version.seven.pmid = bpftrace_pmid;
     dp->version.seven.name = bpftrace_name;
