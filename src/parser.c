@@ -64,6 +64,21 @@ parse_buf_free(parse_buf_t *b)
     parse_buf_init(b);
 }
 
+static void
+parse_ctx_init(parse_ctx_t *c, parse_target_t *t)
+{
+    c->t = t;
+    parse_buf_init(&c->key);
+    parse_buf_init(&c->text);
+}
+
+static void
+parse_ctx_free(parse_ctx_t *c)
+{
+    parse_buf_free(&c->key);
+    parse_buf_free(&c->text);
+}
+
 static char *
 parse_buf_reserve(parse_buf_t *b, size_t n)
 {
@@ -1705,10 +1720,9 @@ scan_output_record(scan_t *sc, char *line, parse_target_t *t)
 	return 0;
     /* the line is changed from here on: it cannot go to json-c */
     s = scan_cstring(line, doff, dlen, dflags, &slen);
-    ctx.t = t;
-    parse_buf_init(&ctx.text);
+    parse_ctx_init(&ctx, t);
     (void)parse_output_text(&ctx, s, slen, NULL);	/* no memory: lost, as there */
-    parse_buf_free(&ctx.text);
+    parse_ctx_free(&ctx);
     return 0;
 }
 
@@ -1734,12 +1748,9 @@ scan_line(parse_target_t *t, char *line, size_t len)
     if (scan_record_data(&sc, toff, tlen) < 0 || scan_record(&sc, t) < 0)
 	return SCAN_FALLBACK;
 
-    ctx.t = t;
-    parse_buf_init(&ctx.key);
-    parse_buf_init(&ctx.text);
+    parse_ctx_init(&ctx, t);
     scan_apply(&ctx, line, sc.tok, sc.ntok);
-    parse_buf_free(&ctx.key);
-    parse_buf_free(&ctx.text);
+    parse_ctx_free(&ctx);
     return 0;
 }
 
@@ -1784,13 +1795,10 @@ parse_line(parse_target_t *t, char *line, size_t len)
 	return PM_ERR_CONV;
     }
 
-    ctx.t = t;
-    parse_buf_init(&ctx.key);
-    parse_buf_init(&ctx.text);
+    parse_ctx_init(&ctx, t);
     if ((sts = parse_record(&ctx, root)) == PM_ERR_CONV)
 	t->parse_errors++;
-    parse_buf_free(&ctx.key);
-    parse_buf_free(&ctx.text);
+    parse_ctx_free(&ctx);
     json_object_put(root);
     return sts;
 }
