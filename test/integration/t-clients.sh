@@ -17,8 +17,11 @@ check "script started" wait_until 20 started clients
 check "counter has a value" wait_until 10 has_data bpftrace.scripts.clients.data.ticks
 M=bpftrace.scripts.clients.data
 
-# the numbers in CSV field N of the lines on stdin (empty fields and text skipped)
-nums() { awk -v f="$1" -F, '$f ~ /^[0-9]+(\.[0-9]+)?$/ { print $f }'; }
+# pmrep CSV on stdin: the sum of the numbers in field N of the rows after
+# the header (empty fields and text skipped)
+col_sum() { tail -n +2 | awk -v f="$1" -F, '$f ~ /^[0-9]+(\.[0-9]+)?$/ { s += $f } END { print s + 0 }'; }
+# col_of HEADER PATTERN: the number of the CSV field that matches
+col_of() { echo "$1" | tr ',' '\n' | grep -n -- "$2" | cut -d: -f1; }
 mean() { awk '{ s += $1; n++ } END { if (n) printf "%.1f\n", s / n }'; }
 # between LOW HIGH VALUE: a number within [LOW, HIGH]
 between() { awk -v lo="$1" -v hi="$2" -v v="$3" 'BEGIN { exit !(v != "" && v >= lo && v <= hi) }'; }
@@ -48,10 +51,8 @@ out=$(pmrep -h "$HOST" -t 1 -s 6 -o csv $M.keys 2>&1)
 hdr=$(echo "$out" | head -1)
 check_match "pmrep has a column for alpha" "\"$M\.keys-alpha\"" "$hdr"
 check_match "...and for beta" "\"$M\.keys-beta\"" "$hdr"
-col_a=$(echo "$hdr" | tr ',' '\n' | grep -n 'keys-alpha' | cut -d: -f1)
-col_b=$(echo "$hdr" | tr ',' '\n' | grep -n 'keys-beta' | cut -d: -f1)
-sum_a=$(echo "$out" | tail -n +2 | nums "$col_a" | awk '{ s += $1 } END { print s + 0 }')
-sum_b=$(echo "$out" | tail -n +2 | nums "$col_b" | awk '{ s += $1 } END { print s + 0 }')
+sum_a=$(echo "$out" | col_sum "$(col_of "$hdr" 'keys-alpha')")
+sum_b=$(echo "$out" | col_sum "$(col_of "$hdr" 'keys-beta')")
 ratio=$(awk -v a="$sum_a" -v b="$sum_b" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
 check "pmrep's rates of alpha and beta are 2:1 (got $sum_a and $sum_b)" between 1.8 2.2 "$ratio"
 
@@ -66,8 +67,8 @@ check_eq "pmrep -i '^alpha\$' picks that key alone" "Time,\"$M.keys-alpha\"" "$h
 out=$(pmrep -h "$HOST" -s 4 -t 1 -o csv $M.h 2>&1)
 hdr=$(echo "$out" | head -1)
 check_match "pmrep has the histogram's buckets as columns" "\"$M\.h-4-7\",\"$M\.h-8-15\",\"$M\.h-16-31\",\"$M\.h-32-63\",\"$M\.h-64-127\"" "$hdr"
-sum_47=$(echo "$out" | tail -n +2 | nums 2 | awk '{ s += $1 } END { print s + 0 }')
-sum_64=$(echo "$out" | tail -n +2 | nums 6 | awk '{ s += $1 } END { print s + 0 }')
+sum_47=$(echo "$out" | col_sum 2)
+sum_64=$(echo "$out" | col_sum 6)
 check "...the 4-7 bucket fills (got $sum_47)" awk "BEGIN { exit !($sum_47 > 0) }"
 check_eq "...the 64-127 bucket does not grow" 0 "$sum_64"
 
@@ -75,8 +76,8 @@ check_eq "...the 64-127 bucket does not grow" 0 "$sum_64"
 out=$(pmrep -h "$HOST" -s 1 -r -o csv bpftrace.scripts.clients 2>&1)
 hdr=$(echo "$out" | head -1)
 row=$(echo "$out" | tail -1)
-col_s=$(echo "$hdr" | tr ',' '\n' | grep -n '\.clients\.status"' | cut -d: -f1)
-col_l=$(echo "$hdr" | tr ',' '\n' | grep -n '\.data\.level"' | cut -d: -f1)
+col_s=$(col_of "$hdr" '\.clients\.status"')
+col_l=$(col_of "$hdr" '\.data\.level"')
 check "pmrep expands the script's subtree (status, data.level)" test -n "$col_s" -a -n "$col_l"
 check_eq "...status column" '"started"' "$(echo "$row" | cut -d, -f"${col_s:-1}")"
 check_eq "...data.level column" "42" "$(echo "$row" | cut -d, -f"${col_l:-1}")"
