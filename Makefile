@@ -31,7 +31,7 @@ LIB_OBJS	:= $(patsubst src/%.c,$(BUILD)/%.o,$(LIB_SRCS))
 UNIT_SRCS	:= $(wildcard test/unit/test_*.c)
 UNIT_BINS	:= $(patsubst test/unit/%.c,$(BUILD)/%,$(UNIT_SRCS))
 
-.PHONY: all install uninstall unit check helpers asan valgrind fuzz fuzz-smoke bench soak clean clobber
+.PHONY: all install uninstall unit check helpers bench-helpers asan valgrind fuzz fuzz-smoke bench soak clean clobber
 
 all: pmdabpftrace
 
@@ -61,7 +61,8 @@ $(BUILD):
 unit: $(UNIT_BINS)
 	@test/run-tests --unit-only $(UNIT_BINS)
 
-check: all $(UNIT_BINS) helpers
+# the bench helpers are built by check too, so that none of them rots unseen
+check: all $(UNIT_BINS) helpers bench-helpers
 	@test/run-tests $(UNIT_BINS)
 
 asan:
@@ -82,8 +83,10 @@ valgrind: all
 fuzz fuzz-smoke:
 	$(MAKE) -C test/fuzz $@
 
-bench: all
-	$(MAKE) -C bench BUILD=$(CURDIR)/$(BUILD)
+bench-helpers: $(BUILD)/libagent.a
+	$(MAKE) -s -C bench BUILD=$(CURDIR)/$(BUILD)
+
+bench: all bench-helpers
 	bench/run
 
 soak: all
