@@ -17,6 +17,7 @@
  * metric - control, info, state, singular data - is still fetched by
  * pmdaFetch() and the fetch callback, and its value sets are merged in
  * request order; fetch_result_free() frees those and keeps the arena.
+ * The answer is then offered to pdu.c, which writes its PDU in one pass.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include <string.h>
 #include "fetch.h"
 #include "namespace.h"
+#include "pdu.h"
 #include "script.h"
 
 /*
@@ -238,6 +240,7 @@ fetch_values(int numpmid, pmID *pmidlist, pmResult **resp, pmdaExt *pmda)
 	fcntl(pmda->e_outfd, F_SETPIPE_SZ, FETCH_PIPE_SIZE);
 	fetch_piped = 1;
     }
+    pdu_offer(NULL);
     if (numpmid <= 0)
 	return pmdaFetch(numpmid, pmidlist, resp, pmda);
     if ((sts = fetch_grow(numpmid)) < 0)
@@ -284,6 +287,8 @@ fetch_values(int numpmid, pmID *pmidlist, pmResult **resp, pmdaExt *pmda)
 	    fetch_own[i] = 0;
 	}
     }
+    /* libpcp_pmda sends it next: pdu.c encodes it if it can */
+    pdu_offer(fetch_res);
     *resp = fetch_res;
     return 0;
 }
@@ -293,6 +298,7 @@ fetch_result_free(pmResult *result)
 {
     int		i;
 
+    pdu_offer(NULL);
     if (result == NULL)
 	return;
     for (i = 0; i < result->numpmid; i++) {
@@ -310,6 +316,7 @@ fetch_free(void)
     free(fetch_slow);
     free(fetch_vars);
     free(fetch_arena);
+    pdu_free();
     fetch_res = NULL;
     fetch_own = NULL;
     fetch_slow = NULL;

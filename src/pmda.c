@@ -34,6 +34,7 @@
 #include "fetch.h"
 #include "../domain.h"
 #include "namespace.h"
+#include "pdu.h"
 #include "runner.h"
 #include "script.h"
 #include "tracepoints.h"
@@ -188,10 +189,12 @@ bpftrace_instance(pmInDom indom, int inst, char *name, pmInResult **result, pmda
  * leaked it (some 100 bytes plus the text stored).  The store unpins it
  * once done with the values.  Only with the versions read to have that
  * code: a libpcp_pmda that frees the result itself would free it twice.
+ * The same versions send each fetch answer with __pmSendResult() right
+ * after the fetch callback, which pdu.c relies on.
  */
 extern int __pmUnpinPDUBuf(void *);	/* libpcp's, exported since PCP 3.0 */
-#define BPFTRACE_UNPIN_FROM	PM_VERSION(6,0,0)
-#define BPFTRACE_UNPIN_BEFORE	PM_VERSION(7,3,0)
+#define BPFTRACE_READ_FROM	PM_VERSION(6,0,0)
+#define BPFTRACE_READ_BEFORE	PM_VERSION(7,3,0)
 
 static int	bpftrace_store_unpin;
 
@@ -460,10 +463,12 @@ bpftrace_init(pmdaInterface *dp)
     dp->version.seven.instance = bpftrace_instance;
     dp->version.seven.store = bpftrace_store;
     version = bpftrace_pcp_version();
-    bpftrace_store_unpin = version >= BPFTRACE_UNPIN_FROM && version < BPFTRACE_UNPIN_BEFORE;
+    bpftrace_store_unpin = version >= BPFTRACE_READ_FROM && version < BPFTRACE_READ_BEFORE;
+    pdu_enable(bpftrace_store_unpin);
     if (pmDebugOptions.appl0)
-	pmNotifyErr(LOG_DEBUG, "PCP version %#x: a store %s its PDU buffer", version,
-		    bpftrace_store_unpin ? "unpins" : "leaves libpcp_pmda to free");
+	pmNotifyErr(LOG_DEBUG, "PCP version %#x: a store %s its PDU buffer, fetch answers are encoded by %s",
+		    version, bpftrace_store_unpin ? "unpins" : "leaves libpcp_pmda to free",
+		    pdu_enabled() ? "the agent" : "libpcp");
     dp->version.seven.text = bpftrace_text;
     dp->version.seven.pmid = bpftrace_pmid;
     dp->version.seven.name = bpftrace_name;

@@ -117,3 +117,9 @@ last=$(awk 'NF == 1 && $1 ~ /^[0-9.]+$/' "$T/pmval.out" | tail -4)
 check_eq "pmval's last four samples, after the restart, are rates" 4 "$(echo "$last" | grep -c .)"
 # (a one-second sample can miss the once-a-second print: most, not all)
 check "...most of them above zero" bash -c "[ \$(echo '$last' | awk '\$1 > 0' | wc -l) -ge 3 ]"
+
+# --- every answer above went through pmcd as the agent encoded it (pdu.c):
+# the log says so once, so a link that stops binding libpcp_pmda's
+# __pmSendResult to the agent's does not go unseen
+check_eq "the agent encoded the fetch answers itself, and said so once" 1 \
+    "$(grep -c 'fetch answers are encoded by the agent' "$T/bpftrace.log")"

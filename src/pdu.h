@@ -1,0 +1,41 @@
+/*
+ * pdu: the answer to a fetch, encoded by the agent straight into a PDU.
+ *
+ * libpcp_pmda sends each fetch answer with libpcp's __pmSendResult(),
+ * which measures the result value by value, allocates a PDU buffer,
+ * copies each value block into it and frees the buffer again.  The agent
+ * defines __pmSendResult itself (the dynamic linker binds libpcp_pmda's
+ * call to the executable's definition first): an answer fetch.c offered
+ * is encoded here in one pass into a buffer kept from fetch to fetch, and
+ * every other call goes on to libpcp's own function.
+ */
+#ifndef BPFTRACE_PDU_H
+#define BPFTRACE_PDU_H
+
+#include <pcp/pmapi.h>
+
+/* encode offered answers here (1) or leave every one to libpcp (0) */
+void pdu_enable(int on);
+int pdu_enabled(void);
+
+/*
+ * The answer the next __pmSendResult call sends, or NULL for none.  Only
+ * value sets of 64-bit integers and strings, as fetch.c builds them.
+ */
+void pdu_offer(const pmResult *result);
+
+/*
+ * The PDU_RESULT for result, as __pmEncodeResult lays it out (network
+ * order, value blocks after the value lists): *pdu points to it, in a
+ * buffer owned here, its header still in host order as __pmXmitPDU wants
+ * it.  Returns its length in bytes, or a negative PCP error.
+ */
+int pdu_encode(const pmResult *result, int from, char **pdu);
+
+/* the count of answers encoded here (for tests and debugging) */
+unsigned long pdu_sent(void);
+
+/* release the buffer (agent shutdown) */
+void pdu_free(void);
+
+#endif /* BPFTRACE_PDU_H */
