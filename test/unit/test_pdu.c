@@ -81,41 +81,35 @@ build_set(build_t *b, pmID pmid, int numval, int valfmt)
     return vs;
 }
 
+/* a value block of type holding the len bytes at data */
 static pmValueBlock *
-block_u64(int type, uint64_t value)
+block_of(int type, const void *data, size_t len)
 {
-    pmValueBlock	*vb = calloc(1, PM_VAL_HDR_SIZE + sizeof(value));
+    pmValueBlock	*vb = calloc(1, PM_VAL_HDR_SIZE + len);
 
     assert_non_null(vb);
     vb->vtype = type;
-    vb->vlen = PM_VAL_HDR_SIZE + sizeof(value);
-    memcpy(vb->vbuf, &value, sizeof(value));
+    vb->vlen = PM_VAL_HDR_SIZE + len;
+    memcpy(vb->vbuf, data, len);
     return vb;
+}
+
+static pmValueBlock *
+block_u64(int type, uint64_t value)
+{
+    return block_of(type, &value, sizeof(value));
 }
 
 static pmValueBlock *
 block_string(const char *s)
 {
-    size_t		len = strlen(s) + 1;
-    pmValueBlock	*vb = calloc(1, PM_VAL_HDR_SIZE + len);
-
-    assert_non_null(vb);
-    vb->vtype = PM_TYPE_STRING;
-    vb->vlen = PM_VAL_HDR_SIZE + len;
-    memcpy(vb->vbuf, s, len);
-    return vb;
+    return block_of(PM_TYPE_STRING, s, strlen(s) + 1);
 }
 
 static pmValueBlock *
 block_double(double d)
 {
-    pmValueBlock	*vb = calloc(1, PM_VAL_HDR_SIZE + sizeof(d));
-
-    assert_non_null(vb);
-    vb->vtype = PM_TYPE_DOUBLE;
-    vb->vlen = PM_VAL_HDR_SIZE + sizeof(d);
-    memcpy(vb->vbuf, &d, sizeof(d));
-    return vb;
+    return block_of(PM_TYPE_DOUBLE, &d, sizeof(d));
 }
 
 static void
@@ -175,38 +169,38 @@ assert_same_pdu(const pmResult *res)
     __pmUnpinPDUBuf(theirs);
 }
 
+/*
+ * A map of n 64-bit values of type, base + j * step, its instances in id
+ * order or (reversed) in display order as bpftrace prints them: ours and
+ * libpcp's PDU must be the same.
+ */
 static void
-test_map_u64(void **state)
+check_map(int type, int n, int reversed, int64_t base, int64_t step)
 {
     build_t	b;
     pmValueSet	*vs;
     int		j;
 
     build_init(&b);
-    vs = build_set(&b, pmID_build(151, 1, 10), 5, PM_VAL_DPTR);
-    for (j = 0; j < 5; j++) {
-	vs->vlist[j].inst = 4 - j;		/* display order, not id order */
-	vs->vlist[j].value.pval = block_u64(PM_TYPE_U64, (uint64_t)j * 0x0102030405060708ULL);
+    vs = build_set(&b, pmID_build(151, 1, 10), n, PM_VAL_DPTR);
+    for (j = 0; j < n; j++) {
+	vs->vlist[j].inst = reversed ? n - 1 - j : j;
+	vs->vlist[j].value.pval = block_u64(type, (uint64_t)(base + j * step));
     }
     assert_same_pdu(b.res);
     build_free(&b);
 }
 
 static void
+test_map_u64(void **state)
+{
+    check_map(PM_TYPE_U64, 5, 1, 0, 0x0102030405060708LL);
+}
+
+static void
 test_negative_64(void **state)
 {
-    build_t	b;
-    pmValueSet	*vs;
-    int		j;
-
-    build_init(&b);
-    vs = build_set(&b, pmID_build(151, 2, 11), 3, PM_VAL_DPTR);
-    for (j = 0; j < 3; j++) {
-	vs->vlist[j].inst = j;
-	vs->vlist[j].value.pval = block_u64(PM_TYPE_64, (uint64_t)(int64_t)(-1 - j * 1000000007LL));
-    }
-    assert_same_pdu(b.res);
-    build_free(&b);
+    check_map(PM_TYPE_64, 3, 0, -1, -1000000007LL);
 }
 
 /* strings of every length modulo 4: the padding bytes must match too */
@@ -267,19 +261,8 @@ test_no_values(void **state)
 static void
 test_large_then_small(void **state)
 {
-    build_t	b;
-    pmValueSet	*vs;
-    int		j, n = 20000;
-
-    build_init(&b);
-    vs = build_set(&b, pmID_build(151, 5, 10), n, PM_VAL_DPTR);
-    for (j = 0; j < n; j++) {
-	vs->vlist[j].inst = j;
-	vs->vlist[j].value.pval = block_u64(PM_TYPE_U64, (uint64_t)j * 7919);
-    }
-    assert_same_pdu(b.res);
-    build_free(&b);
-    test_map_u64(state);
+    check_map(PM_TYPE_U64, 20000, 0, 0, 7919);
+    check_map(PM_TYPE_U64, 5, 1, 0, 0x0102030405060708LL);
 }
 
 /* values it does not encode are left to libpcp */
