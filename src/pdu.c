@@ -15,9 +15,8 @@
  * When fetch.c has offered the answer it just built (pdu_offer), that is
  * encoded here in one pass into a buffer kept from fetch to fetch, and
  * handed to libpcp's __pmXmitPDU() to write.  Anything else - no offer, a
- * value type this encoder leaves alone, an agent built without this file
- * linked in - goes to libpcp's own __pmSendResult, found with
- * dlsym(RTLD_NEXT).  The bytes are those __pmEncodeResult() writes for a
+ * value type this encoder leaves alone, pdu debugging (-D pdu) on - goes
+ * to libpcp's own __pmSendResult, found with dlsym(RTLD_NEXT).  The bytes are those __pmEncodeResult() writes for a
  * PDU_RESULT (test_pdu compares them), so pmcd sees no difference.
  */
 #include <dlfcn.h>
@@ -210,7 +209,9 @@ __pmSendResult(int fd, int from, const void *result)
     int			len;
 
     pdu_offered = NULL;
-    if (pdu_on && offered != NULL && (len = pdu_encode(offered, from, &pdu)) >= 0) {
+    /* with -D pdu, libpcp's own sender prints the result it sends */
+    if (pdu_on && offered != NULL && !pmDebugOptions.pdu &&
+	(len = pdu_encode(offered, from, &pdu)) >= 0) {
 	/* once, so that the log says the binding works */
 	if (pdu_count++ == 0)
 	    pmNotifyErr(LOG_INFO, "fetch answers are encoded by the agent (the first: %d bytes)", len);

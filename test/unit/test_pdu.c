@@ -9,6 +9,7 @@
  * tests that need it are skipped, saying why, on any other version.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -357,6 +358,24 @@ test_send_paths(void **state)
     read_pdu(fds[0], wire2, len);
     assert_memory_equal(wire1, wire2, len);
     pdu_enable(1);
+
+    /* -D pdu: libpcp's sender, which prints what it sends (to stderr, muted) */
+    {
+	int	saved = dup(2), null = open("/dev/null", O_WRONLY);
+
+	assert_true(saved >= 0 && null >= 0);
+	dup2(null, 2);
+	pmDebugOptions.pdu = 1;
+	pdu_offer(b.res);
+	len = __pmSendResult(fds[1], 0x1234, m);
+	pmDebugOptions.pdu = 0;
+	dup2(saved, 2);
+	close(saved);
+	close(null);
+	assert_int_equal(pdu_sent(), sent + 1);
+	read_pdu(fds[0], wire2, len);
+	assert_memory_equal(wire1, wire2, len);
+    }
 
     /* a double in the answer: offered, refused, sent by libpcp */
     build_init(&d);
