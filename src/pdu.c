@@ -16,8 +16,9 @@
  * encoded here in one pass into a buffer kept from fetch to fetch, and
  * handed to libpcp's __pmXmitPDU() to write.  Anything else - no offer, a
  * value type this encoder leaves alone, pdu debugging (-D pdu) on - goes
- * to libpcp's own __pmSendResult, found with dlsym(RTLD_NEXT).  The bytes are those __pmEncodeResult() writes for a
- * PDU_RESULT (test_pdu compares them), so pmcd sees no difference.
+ * to libpcp's own __pmSendResult, found with dlsym(RTLD_NEXT).  The bytes
+ * are those __pmEncodeResult() writes for a PDU_RESULT (test_pdu compares
+ * them), so pmcd sees no difference.
  */
 #include <dlfcn.h>
 #include <endian.h>
