@@ -240,6 +240,7 @@ fetch_values(int numpmid, pmID *pmidlist, pmResult **resp, pmdaExt *pmda)
 	fcntl(pmda->e_outfd, F_SETPIPE_SZ, FETCH_PIPE_SIZE);
 	fetch_piped = 1;
     }
+    /* __pmSendResult takes each offer; one libpcp_pmda never sent goes here */
     pdu_offer(NULL);
     if (numpmid <= 0)
 	return pmdaFetch(numpmid, pmidlist, resp, pmda);
@@ -298,7 +299,6 @@ fetch_result_free(pmResult *result)
 {
     int		i;
 
-    pdu_offer(NULL);
     if (result == NULL)
 	return;
     for (i = 0; i < result->numpmid; i++) {
