@@ -52,12 +52,6 @@ pdu_enable(int on)
     pdu_on = on;
 }
 
-int
-pdu_enabled(void)
-{
-    return pdu_on;
-}
-
 void
 pdu_offer(const pmResult *result)
 {

@@ -16,7 +16,6 @@
 
 /* encode offered answers here (1) or leave every one to libpcp (0) */
 void pdu_enable(int on);
-int pdu_enabled(void);
 
 /*
  * The answer the next __pmSendResult call sends, or NULL for none.  Only

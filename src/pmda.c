@@ -196,7 +196,7 @@ extern int __pmUnpinPDUBuf(void *);	/* libpcp's, exported since PCP 3.0 */
 #define BPFTRACE_READ_FROM	PM_VERSION(6,0,0)
 #define BPFTRACE_READ_BEFORE	PM_VERSION(7,3,0)
 
-static int	bpftrace_store_unpin;
+static int	bpftrace_pmda_read;	/* libpcp_pmda is one of those versions */
 
 /* the running PCP's version (pcp.conf's PCP_VERSION), 0 if unknown */
 static int
@@ -219,7 +219,7 @@ bpftrace_store(pmdaResult *result, pmdaExt *pmda)
     sts = control_store(result, pmda);
     /* new names must resolve at once: the next request may ask for them */
     bpftrace_names_check(pmda);
-    if (bpftrace_store_unpin && result->numpmid > 0)
+    if (bpftrace_pmda_read && result->numpmid > 0)
 	__pmUnpinPDUBuf(result->vset[0]);	/* the values are gone now */
     return sts;
 }
@@ -463,12 +463,12 @@ bpftrace_init(pmdaInterface *dp)
     dp->version.seven.instance = bpftrace_instance;
     dp->version.seven.store = bpftrace_store;
     version = bpftrace_pcp_version();
-    bpftrace_store_unpin = version >= BPFTRACE_READ_FROM && version < BPFTRACE_READ_BEFORE;
-    pdu_enable(bpftrace_store_unpin);
+    bpftrace_pmda_read = version >= BPFTRACE_READ_FROM && version < BPFTRACE_READ_BEFORE;
+    pdu_enable(bpftrace_pmda_read);
     if (pmDebugOptions.appl0)
 	pmNotifyErr(LOG_DEBUG, "PCP version %#x: a store %s its PDU buffer, fetch answers are encoded by %s",
-		    version, bpftrace_store_unpin ? "unpins" : "leaves libpcp_pmda to free",
-		    pdu_enabled() ? "the agent" : "libpcp");
+		    version, bpftrace_pmda_read ? "unpins" : "leaves libpcp_pmda to free",
+		    bpftrace_pmda_read ? "the agent" : "libpcp");
     dp->version.seven.text = bpftrace_text;
     dp->version.seven.pmid = bpftrace_pmid;
     dp->version.seven.name = bpftrace_name;
