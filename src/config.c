@@ -93,6 +93,7 @@ static const config_key_t config_keys[] = {
     { CONFIG_SEC_LIMITS, "restart_max_backoff", CONFIG_INT,
 	OFF(restart_max_backoff), 1, 86400 },
     { CONFIG_SEC_LIMITS, "stop_grace", CONFIG_INT, OFF(stop_grace), 1, 3600 },
+    { CONFIG_SEC_LIMITS, "max_starting", CONFIG_INT, OFF(max_starting), 0, 65536 },
 };
 #define CONFIG_NKEYS	(int)(sizeof(config_keys) / sizeof(config_keys[0]))
 

@@ -30,6 +30,7 @@ typedef struct config {
     long	max_script_size;	/* bytes of script text, default 32768 */
     int		restart_max_backoff;	/* seconds, default 60 */
     int		stop_grace;		/* seconds before SIGKILL, default 5 */
+    int		max_starting;		/* bpftrace compiling at once, 0 (default): one per CPU */
 } config_t;
 
 /* defaults only */

@@ -20,6 +20,12 @@
 #define SCRIPT_IO_BUDGET	(1 << 20)	/* bytes read per child per poll round */
 #define SCRIPT_OUT_HOLD		0.01	/* s a busy stdout rests once emptied (runner.c) */
 #define SCRIPT_TP_WINDOW	1.0		/* seconds of the throughput window */
+/*
+ * A bpftrace that has not attached this long after it was started stops
+ * holding one of the max_starting places (it may be attaching thousands
+ * of uprobes, or stuck): it runs on, and the next script waiting starts.
+ */
+#define SCRIPT_START_SLOT_SECS	10.0
 
 /* stderr message classes */
 enum { ERRCLASS_ERROR = 0, ERRCLASS_WARNING, ERRCLASS_IGNORE };
@@ -30,6 +36,8 @@ static script_t		*script_dying;	/* removed, child still running */
 static int		script_nlist;
 static int		script_ndying;	/* length of script_dying */
 static unsigned		script_gen = 1;
+static int		script_max_starting;	/* max_starting, 0 resolved to the CPUs */
+static unsigned		script_queue_seq;	/* order of scripts waiting to start */
 
 static const char *script_status_names[] = {
     "stopped", "starting", "started", "stopping", "error",
@@ -56,8 +64,16 @@ script_wallclock(void)
 void
 script_registry_init(const config_t *cfg)
 {
+    long	ncpu;
+
     script_cfg = cfg;
+    script_max_starting = cfg->max_starting;
+    if (script_max_starting <= 0) {
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	script_max_starting = ncpu > 0 ? (int)ncpu : 1;
+    }
 }
+
 
 script_t *
 script_first(void)
@@ -449,32 +465,38 @@ script_start_failed(script_t *s, int sts)
     return sts;
 }
 
-int
-script_start(script_t *s)
+/* a bpftrace still compiling or attaching, holding one of the max_starting places */
+static int
+script_holds_start_slot(const script_t *s, double now)
+{
+    return s->status == SCRIPT_STARTING && runner_active(&s->runner) &&
+	   !s->runner.stopping && now - s->run_start < SCRIPT_START_SLOT_SECS;
+}
+
+static int
+script_starting_count(double now)
+{
+    script_t	*s;
+    int		n = 0;
+
+    for (s = script_list; s; s = s->next)
+	n += script_holds_start_slot(s, now);
+    return n;
+}
+
+/* run bpftrace on the script's program: the run's fresh state is already set */
+static int
+script_launch(script_t *s)
 {
     char	*argv[5], *prog, desc[256];
     size_t	len;
-    int		i, sts;
+    int		sts;
 
-    s->want_running = 1;
-    s->restart_at = 0;
-    if (s->dying || runner_active(&s->runner) || s->pt.nvars == 0)
-	return 0;
+    s->queued = 0;
     if ((prog = script_program(s, &len)) == NULL)
 	return script_start_failed(s, -ENOMEM);
-    /* a new run: fresh state, instance ids kept */
-    parse_drop(&s->pt);
-    for (i = 0; i < s->pt.nvars; i++)
-	var_reset(&s->pt.vars[i]);
-    s->pt.probes = 0;
-    script_clear_error(s);
-    s->err_class = ERRCLASS_ERROR;
-    s->exit_code = 0;
-    s->data_bytes = 0;
-    s->over_limit = 0;
     s->tp_start = s->run_start = script_now();
     s->tp_bytes = 0;
-
     argv[0] = (char *)script_cfg->bpftrace_path;
     argv[1] = "-f";
     argv[2] = "json";
@@ -490,6 +512,65 @@ script_start(script_t *s)
     return 0;
 }
 
+/*
+ * Start a run, or queue it: every bpftrace loads LLVM (about 90 MB
+ * resident) and compiles its script before it attaches, so at most
+ * max_starting do that at once and the others wait their turn in status
+ * "starting" with no pid.  Fifty drop-in scripts at pmcd's start then
+ * neither flood the host's memory nor starve pmcd and its clients.
+ */
+int
+script_start(script_t *s)
+{
+    char	desc[256];
+    int		i, n;
+
+    s->want_running = 1;
+    s->restart_at = 0;
+    if (s->dying || s->queued || runner_active(&s->runner) || s->pt.nvars == 0)
+	return 0;
+    /* a new run: fresh state, instance ids kept */
+    parse_drop(&s->pt);
+    for (i = 0; i < s->pt.nvars; i++)
+	var_reset(&s->pt.vars[i]);
+    s->pt.probes = 0;
+    script_clear_error(s);
+    s->err_class = ERRCLASS_ERROR;
+    s->exit_code = 0;
+    s->data_bytes = 0;
+    s->over_limit = 0;
+    s->tp_start = s->run_start = script_now();
+    s->tp_bytes = 0;
+
+    if ((n = script_starting_count(s->run_start)) < script_max_starting)
+	return script_launch(s);
+    s->queued = ++script_queue_seq;
+    s->pid = 0;
+    s->status = SCRIPT_STARTING;
+    pmNotifyErr(LOG_INFO, "script: %s waits to start: %d bpftrace already starting (max_starting)",
+		    script_describe(s, desc, sizeof(desc)), n);
+    return 0;
+}
+
+/* start the scripts waiting longest, while places are free */
+static void
+script_start_queued(double now)
+{
+    script_t	*s, *first;
+    int		n = script_starting_count(now);
+
+    while (n < script_max_starting) {
+	first = NULL;
+	for (s = script_list; s; s = s->next)
+	    if (s->queued && (first == NULL || s->queued < first->queued))
+		first = s;
+	if (first == NULL)
+	    return;
+	script_launch(first);	/* clears first->queued, started or not */
+	n += script_holds_start_slot(first, now);
+    }
+}
+
 void
 script_stop(script_t *s)
 {
@@ -497,6 +578,12 @@ script_stop(script_t *s)
 
     s->want_running = 0;
     s->restart_at = 0;
+    if (s->queued) {		/* never started: nothing to stop */
+	s->queued = 0;
+	s->status = SCRIPT_STOPPED;
+	pmNotifyErr(LOG_INFO, "script: stopped %s before it started", script_describe(s, desc, sizeof(desc)));
+	return;
+    }
     if (runner_active(&s->runner)) {
 	pmNotifyErr(LOG_INFO, "script: stopping %s...", script_describe(s, desc, sizeof(desc)));
 	s->status = SCRIPT_STOPPING;
@@ -782,6 +869,8 @@ script_housekeeping(double now)
     for (s = script_dying; s; s = s->next)
 	if ((d = runner_timers(&s->runner, now)) >= 0 && d < next_due)
 	    next_due = d;
+    /* places freed since: by an attach, an exit, or SCRIPT_START_SLOT_SECS (within next_due <= 1 s) */
+    script_start_queued(now);
     return (int)ceil(next_due * 1000);
 }
 

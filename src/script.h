@@ -55,6 +55,7 @@ typedef struct script {
     unsigned		restarts;
     char		last_exit[128];
     int			want_running;	/* 0 after control.stop */
+    unsigned		queued;		/* waiting for a max_starting place: its turn, else 0 */
     double		restart_at;	/* monotonic, 0 if no restart is due */
     int			backoff;	/* seconds of the next restart delay */
     double		run_start;	/* monotonic start of the current run */

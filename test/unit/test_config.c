@@ -90,6 +90,7 @@ assert_defaults(const config_t *c)
     assert_int_equal(c->max_script_size, 32768);
     assert_int_equal(c->restart_max_backoff, 60);
     assert_int_equal(c->stop_grace, 5);
+    assert_int_equal(c->max_starting, 0);	/* one per CPU */
 }
 
 static void
@@ -145,7 +146,8 @@ test_every_key(void **state)
 	"max_scripts = 7\n"
 	"max_script_size = 2000\n"
 	"restart_max_backoff = 30\n"
-	"stop_grace = 2\n", &log), 0);
+	"stop_grace = 2\n"
+	"max_starting = 3\n", &log), 0);
     assert_string_equal(log, "");
     assert_string_equal(c.bpftrace_path, "/opt/bpftrace/bin/bpftrace");
     assert_int_equal(c.script_expiry_time, 1);
@@ -162,6 +164,7 @@ test_every_key(void **state)
     assert_int_equal(c.max_script_size, 2000);
     assert_int_equal(c.restart_max_backoff, 30);
     assert_int_equal(c.stop_grace, 2);
+    assert_int_equal(c.max_starting, 3);
     config_free(&c);
 }
 
@@ -397,12 +400,13 @@ test_bad_integers(void **state)
 
     assert_int_equal(parse(&c, "[limits]\nmax_scripts = 100000\nmax_line = 0\n"
 			       "max_instances = many\nmax_output = 1e6\n"
-			       "max_script_size = 999999999999\n", &log), 5);
+			       "max_script_size = 999999999999\nmax_starting = -1\n", &log), 6);
     assert_non_null(strstr(log, "max_scripts"));
     assert_non_null(strstr(log, "max_line"));
     assert_non_null(strstr(log, "max_instances"));
     assert_non_null(strstr(log, "max_output"));
     assert_non_null(strstr(log, "max_script_size"));
+    assert_non_null(strstr(log, "test.conf:7:"));	/* max_starting */
     assert_defaults(&c);
     config_free(&c);
 }
