@@ -74,7 +74,6 @@ script_registry_init(const config_t *cfg)
     }
 }
 
-
 script_t *
 script_first(void)
 {
@@ -552,23 +551,26 @@ script_start(script_t *s)
     return 0;
 }
 
+static script_t *
+script_first_queued(void)
+{
+    script_t	*s, *first = NULL;
+
+    for (s = script_list; s; s = s->next)
+	if (s->queued && (first == NULL || s->queued < first->queued))
+	    first = s;
+    return first;
+}
+
 /* start the scripts waiting longest, while places are free */
 static void
 script_start_queued(double now)
 {
-    script_t	*s, *first;
-    int		n = script_starting_count(now);
+    script_t	*s;
 
-    while (n < script_max_starting) {
-	first = NULL;
-	for (s = script_list; s; s = s->next)
-	    if (s->queued && (first == NULL || s->queued < first->queued))
-		first = s;
-	if (first == NULL)
-	    return;
-	script_launch(first);	/* clears first->queued, started or not */
-	n += script_holds_start_slot(first, now);
-    }
+    while ((s = script_first_queued()) != NULL &&
+	   script_starting_count(now) < script_max_starting)
+	script_launch(s);	/* clears s->queued, started or not */
 }
 
 void

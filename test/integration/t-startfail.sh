@@ -37,8 +37,11 @@ interval:ms:100 { @n = count(); }
 BT
 done
 
-# 2. the same agent under that limit, three scripts in its first scan
-AGENT_PREFIX="prlimit --nofile=$limit:$limit" start_pmcd || exit 1
+# 2. the same agent under that limit, three scripts in its first scan, all
+# three started at once (max_starting would otherwise hold the third back
+# until one had attached, and by then there are descriptors for it)
+AGENT_PREFIX="prlimit --nofile=$limit:$limit" start_pmcd "$(printf '%s\n' \
+    '[dynamic_scripts]' 'enabled = true' 'auth_enabled = false' '[limits]' 'max_starting = 3')" || exit 1
 check "a script could not start: no descriptor left (logged)" \
     wait_until 10 grep -q "failed to start .*cannot start .*Too many open files" "$T/bpftrace.log"
 check "the retry is logged with the reason and the delay" \
