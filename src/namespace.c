@@ -78,11 +78,13 @@ static const ns_catalogue_t ns_global[] = {
 static const ns_catalogue_t ns_per_script[] = {
     { "status", -1, NS_SCRIPT_STATUS, PM_TYPE_STRING, PM_SEM_INSTANT, &ns_none,
       "status of bpftrace script",
-      "stopped, starting (bpftrace compiles and attaches), started, stopping\n"
-      "or error (see bpftrace.scripts.NAME.error)." },
+      "stopped, starting (waiting for its turn under max_starting, or bpftrace\n"
+      "compiles and attaches), started, stopping or error (see\n"
+      "bpftrace.scripts.NAME.error)." },
     { "pid", -1, NS_SCRIPT_PID, PM_TYPE_U32, PM_SEM_INSTANT, &ns_none,
       "pid of bpftrace process",
-      "Process id of the script's newest bpftrace process." },
+      "Process id of the script's newest bpftrace process; 0 while the script\n"
+      "waits for its turn to start (max_starting in bpftrace.conf)." },
     { "exit_code", -1, NS_SCRIPT_EXIT_CODE, PM_TYPE_32, PM_SEM_INSTANT, &ns_none,
       "exit code of bpftrace process",
       "Exit code of the last bpftrace process, 128+N when killed by signal N." },
