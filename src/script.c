@@ -546,8 +546,8 @@ script_start(script_t *s)
     s->queued = ++script_queue_seq;
     s->pid = 0;
     s->status = SCRIPT_STARTING;
-    pmNotifyErr(LOG_INFO, "script: %s waits to start: %d bpftrace already starting (max_starting)",
-		    script_describe(s, desc, sizeof(desc)), n);
+    pmNotifyErr(LOG_INFO, "script: %s waits to start: %d bpftrace already starting (max_starting %d)",
+		    script_describe(s, desc, sizeof(desc)), n, script_max_starting);
     return 0;
 }
 

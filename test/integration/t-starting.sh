@@ -51,7 +51,7 @@ check_eq "two: waits, with no pid" "0" "$(pid_of two)"
 check_eq "three: waits, with no pid" "0" "$(pid_of three)"
 check_eq "two: its status is starting" "starting" "$(value bpftrace.scripts.two.status)"
 check "the log says two waits, and why" \
-    grep -q "name=two.* waits to start: 1 bpftrace already starting (max_starting)" "$T/bpftrace.log"
+    grep -q "name=two.* waits to start: 1 bpftrace already starting (max_starting 1)" "$T/bpftrace.log"
 check_match "pid's help text says what its 0 means" "0 while the script.*waits for its turn to start" \
     "$(pminfo -h "$HOST" -T bpftrace.scripts.two.pid | tr '\n' ' ')"
 check "one: started" wait_until 30 started one
