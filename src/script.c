@@ -538,10 +538,9 @@ script_start(script_t *s)
     s->exit_code = 0;
     s->data_bytes = 0;
     s->over_limit = 0;
-    s->tp_start = s->run_start = script_now();
-    s->tp_bytes = 0;
 
-    if ((n = script_starting_count(s->run_start)) < script_max_starting)
+    /* the run's clocks (run_start, the throughput window) start in script_launch */
+    if ((n = script_starting_count(script_now())) < script_max_starting)
 	return script_launch(s);
     s->queued = ++script_queue_seq;
     s->pid = 0;

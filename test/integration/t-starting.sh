@@ -25,8 +25,7 @@ exec bpftrace "$@"
 EOF
 chmod 755 "$T/slowbpftrace"
 
-num() { pminfo -h "$HOST" -f "$1" 2>/dev/null | sed -n 's/^    value //p' | head -1; }
-pid_of() { num "bpftrace.scripts.$1.pid"; }
+pid_of() { value "bpftrace.scripts.$1.pid"; }
 has_pid() { [ "$(pid_of "$1")" -gt 0 ] 2>/dev/null; }
 # register NAME [WORD]: a named script, registered through pmstore; WORD
 # goes into a comment (the wrapper looks for "slowstart")
