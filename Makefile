@@ -48,11 +48,14 @@ $(BUILD)/test_%: test/unit/test_%.c $(BUILD)/libagent.a $(wildcard test/unit/*.h
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libagent.a $(LDFLAGS) -lcmocka $(LDLIBS)
 
 # test helpers the integration tests run (they build them with make helpers)
-HELPERS		:= $(BUILD)/store_and_fetch
+HELPERS		:= $(BUILD)/store_and_fetch $(BUILD)/names_watch
 
 helpers: $(HELPERS)
 
 $(BUILD)/store_and_fetch: test/helpers/store_and_fetch.c | $(BUILD)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lpcp
+
+$(BUILD)/names_watch: test/helpers/names_watch.c | $(BUILD)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lpcp
 
 $(BUILD):

@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "fetch.h"
@@ -187,6 +188,34 @@ fetch_fill(const variable_t *v, pmID pmid, char *p, const pmProfile *prof)
     return blk - p;
 }
 
+/*
+ * pmdaFetch() tells pmcd of a names or labels change in the answer's
+ * timestamp, which it co-opts as flags (the first byte, read by
+ * libpcp_pmda as tv_sec; __pmdaEncodeStatus), and clears the agent's
+ * flags once the answer is made.  pmcd hands them to every client's next
+ * fetch: pmlogger then walks its dynamic subtrees again.  An answer with
+ * keyed values carries them too, or a client whose fetches all hold a map
+ * would never hear of a new script.  slow: pmdaFetch's part, NULL if none.
+ */
+static void
+fetch_status(pmResult *res, const pmResult *slow, pmdaExt *pmda)
+{
+    uint64_t	flags = 0;
+
+    if (slow != NULL) {
+	/* pmdaFetch has encoded and cleared them */
+	res->timestamp = slow->timestamp;
+	return;
+    }
+    if (pmda->e_flags & PMDA_EXT_LABEL_CHANGE)
+	flags |= PMCD_LABEL_CHANGE;
+    if (pmda->e_flags & PMDA_EXT_NAMES_CHANGE)
+	flags |= PMCD_NAMES_CHANGE;
+    memset(&res->timestamp, 0, sizeof(res->timestamp));
+    memcpy(&res->timestamp, &flags, sizeof(flags));
+    pmda->e_flags &= ~(PMDA_EXT_LABEL_CHANGE | PMDA_EXT_NAMES_CHANGE);
+}
+
 static int
 fetch_grow(int numpmid)
 {
@@ -274,8 +303,7 @@ fetch_values(int numpmid, pmID *pmidlist, pmResult **resp, pmdaExt *pmda)
     /* as pmdaFetch does: the callbacks may ask which context this is */
     __pmdaSetContext(pmda->e_context);
 
-    fetch_res->timestamp.tv_sec = 0;
-    fetch_res->timestamp.tv_usec = 0;
+    fetch_status(fetch_res, slow, pmda);
     fetch_res->numpmid = numpmid;
     for (i = 0, k = 0; i < numpmid; i++) {
 	if (fetch_vars[i] != NULL) {
