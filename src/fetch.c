@@ -18,6 +18,13 @@
  * pmdaFetch() and the fetch callback, and its value sets are merged in
  * request order; fetch_result_free() frees those and keeps the arena.
  * The answer is then offered to pdu.c, which writes its PDU in one pass.
+ *
+ * An answer of keyed values alone is kept, PDU and all, and sent again
+ * as it is to the next fetch of the same metrics while nothing it holds
+ * can have changed: no variable (var_changes), no instance profile from
+ * pmcd, no names change to flag.  bpftrace prints once an interval, so
+ * the clients that fetch a script's maps in between (pmlogger, pmie, and
+ * each of grafana's panels through pmproxy) all get that one answer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +53,16 @@ static variable_t	**fetch_vars;	/* the keyed variable of pmid i, or NULL */
 static char		*fetch_arena;
 static size_t		fetch_arena_size;
 static int		fetch_piped;	/* the pipe to pmcd was enlarged */
+
+/* the last answer of keyed values alone, and what it was made from */
+static unsigned long	fetch_tag;	/* its tag for pdu.c, 0: none kept */
+static unsigned long	fetch_tags;	/* tags given so far */
+static int		fetch_last_n;	/* its numpmid */
+static pmID		*fetch_last_pmids;
+static variable_t	**fetch_last_vars;
+static unsigned long	fetch_last_changes;	/* var_changes() then */
+static unsigned long	fetch_last_profiles;	/* fetch_profiles then */
+static unsigned long	fetch_profiles;	/* instance profiles pmcd has sent */
 
 /* the keyed data variable behind a pmid, NULL for anything else */
 static variable_t *
@@ -221,8 +238,8 @@ fetch_grow(int numpmid)
 {
     pmResult	*res;
     char	*own;
-    pmID	*slow;
-    variable_t	**vars;
+    pmID	*slow, *lastp;
+    variable_t	**vars, **lastv;
 
     if (numpmid <= fetch_maxpmid)
 	return 0;
@@ -230,16 +247,23 @@ fetch_grow(int numpmid)
     own = malloc(numpmid);
     slow = malloc(numpmid * sizeof(*slow));
     vars = malloc(numpmid * sizeof(*vars));
-    if (res == NULL || own == NULL || slow == NULL || vars == NULL) {
-	free(res); free(own); free(slow); free(vars);
+    lastp = malloc(numpmid * sizeof(*lastp));
+    lastv = malloc(numpmid * sizeof(*lastv));
+    if (res == NULL || own == NULL || slow == NULL || vars == NULL ||
+	lastp == NULL || lastv == NULL) {
+	free(res); free(own); free(slow); free(vars); free(lastp); free(lastv);
 	return -ENOMEM;
     }
     free(fetch_res); free(fetch_own); free(fetch_slow); free(fetch_vars);
+    free(fetch_last_pmids); free(fetch_last_vars);
     fetch_res = res;
     fetch_own = own;
     fetch_slow = slow;
     fetch_vars = vars;
+    fetch_last_pmids = lastp;
+    fetch_last_vars = lastv;
     fetch_maxpmid = numpmid;
+    fetch_tag = 0;		/* the answer it described is gone */
     return 0;
 }
 
@@ -258,6 +282,45 @@ fetch_free_vset(pmValueSet *vs)
 }
 
 int
+fetch_set_profile(pmProfile *prof, pmdaExt *pmda)
+{
+    fetch_profiles++;
+    return pmdaProfile(prof, pmda);
+}
+
+/*
+ * The answer kept (fetch_res, still as it was made) holds what this fetch
+ * of keyed values alone would get: the same pmids naming the same
+ * variables, none changed since, the same instance profile, and no names
+ * or labels change waiting to be flagged.
+ */
+static int
+fetch_same(int numpmid, const pmID *pmidlist, const pmdaExt *pmda)
+{
+    return fetch_tag != 0 && numpmid == fetch_last_n &&
+	   fetch_last_changes == var_changes() &&
+	   fetch_last_profiles == fetch_profiles &&
+	   !(pmda->e_flags & (PMDA_EXT_LABEL_CHANGE | PMDA_EXT_NAMES_CHANGE)) &&
+	   memcmp(fetch_last_pmids, pmidlist, numpmid * sizeof(*pmidlist)) == 0 &&
+	   memcmp(fetch_last_vars, fetch_vars, numpmid * sizeof(*fetch_vars)) == 0;
+}
+
+/* remember the answer just made of keyed values alone; its tag for pdu.c */
+static unsigned long
+fetch_keep(int numpmid, const pmID *pmidlist)
+{
+    if (++fetch_tags == 0)	/* 0 means none */
+	fetch_tags = 1;
+    fetch_tag = fetch_tags;
+    fetch_last_n = numpmid;
+    fetch_last_changes = var_changes();
+    fetch_last_profiles = fetch_profiles;
+    memcpy(fetch_last_pmids, pmidlist, numpmid * sizeof(*pmidlist));
+    memcpy(fetch_last_vars, fetch_vars, numpmid * sizeof(*fetch_vars));
+    return fetch_tag;
+}
+
+int
 fetch_values(int numpmid, pmID *pmidlist, pmResult **resp, pmdaExt *pmda)
 {
     pmResult	*slow = NULL;
@@ -270,21 +333,27 @@ fetch_values(int numpmid, pmID *pmidlist, pmResult **resp, pmdaExt *pmda)
 	fetch_piped = 1;
     }
     /* __pmSendResult takes each offer; one libpcp_pmda never sent goes here */
-    pdu_offer(NULL);
+    pdu_offer(NULL, 0);
     if (numpmid <= 0)
 	return pmdaFetch(numpmid, pmidlist, resp, pmda);
     if ((sts = fetch_grow(numpmid)) < 0)
 	return sts;
     for (i = 0; i < numpmid; i++) {
-	if ((fetch_vars[i] = fetch_var(pmidlist[i])) != NULL) {
-	    need += fetch_need(fetch_vars[i]);
+	if ((fetch_vars[i] = fetch_var(pmidlist[i])) != NULL)
 	    nfast++;
-	}
 	else
 	    fetch_slow[nslow++] = pmidlist[i];
     }
     if (nfast == 0)
 	return pmdaFetch(numpmid, pmidlist, resp, pmda);
+    if (nslow == 0 && fetch_same(numpmid, pmidlist, pmda)) {
+	pdu_offer(fetch_res, fetch_tag);
+	*resp = fetch_res;
+	return 0;
+    }
+    for (i = 0; i < numpmid; i++)
+	if (fetch_vars[i] != NULL)
+	    need += fetch_need(fetch_vars[i]);
 
     if (need > fetch_arena_size) {
 	size_t	size = fetch_arena_size ? fetch_arena_size : 4096;
@@ -303,6 +372,7 @@ fetch_values(int numpmid, pmID *pmidlist, pmResult **resp, pmdaExt *pmda)
     /* as pmdaFetch does: the callbacks may ask which context this is */
     __pmdaSetContext(pmda->e_context);
 
+    fetch_tag = 0;		/* fetch_res is about to change */
     fetch_status(fetch_res, slow, pmda);
     fetch_res->numpmid = numpmid;
     for (i = 0, k = 0; i < numpmid; i++) {
@@ -317,7 +387,8 @@ fetch_values(int numpmid, pmID *pmidlist, pmResult **resp, pmdaExt *pmda)
 	}
     }
     /* libpcp_pmda sends it next: pdu.c encodes it if it can */
-    pdu_offer(fetch_res);
+    pdu_offer(fetch_res, nslow == 0 && fetch_res->timestamp.tv_sec == 0 &&
+		fetch_res->timestamp.tv_usec == 0 ? fetch_keep(numpmid, pmidlist) : 0);
     *resp = fetch_res;
     return 0;
 }
@@ -343,12 +414,17 @@ fetch_free(void)
     free(fetch_own);
     free(fetch_slow);
     free(fetch_vars);
+    free(fetch_last_pmids);
+    free(fetch_last_vars);
     free(fetch_arena);
     pdu_free();
     fetch_res = NULL;
     fetch_own = NULL;
     fetch_slow = NULL;
     fetch_vars = NULL;
+    fetch_last_pmids = NULL;
+    fetch_last_vars = NULL;
+    fetch_tag = 0;
     fetch_arena = NULL;
     fetch_maxpmid = 0;
     fetch_arena_size = 0;

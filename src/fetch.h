@@ -18,6 +18,8 @@
 /* the dispatch table's fetch (after the namespace is in sync) */
 int fetch_values(int numpmid, pmID *pmidlist, pmResult **resp, pmdaExt *pmda);
 
+/* the dispatch table's profile: pmdaProfile, counted (a kept answer is stale) */
+int fetch_set_profile(pmProfile *prof, pmdaExt *pmda);
 /* pmdaSetResultCallBack: frees what pmdaFetch() made, keeps the arena */
 void fetch_result_free(pmResult *result);
 

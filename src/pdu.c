@@ -19,6 +19,10 @@
  * to libpcp's own __pmSendResult, found with dlsym(RTLD_NEXT).  The bytes
  * are those __pmEncodeResult() writes for a PDU_RESULT (test_pdu compares
  * them), so pmcd sees no difference.
+ *
+ * An offer may carry a tag, fetch.c's promise that any later offer with
+ * the same tag holds the same values: the PDU of a tagged answer stays in
+ * the buffer, and an offer of that tag again is written from it as it is.
  */
 #include <dlfcn.h>
 #include <endian.h>
@@ -42,9 +46,13 @@ typedef int (*pdu_send_t)(int, int, const void *);
 
 static int		pdu_on;
 static const pmResult	*pdu_offered;
+static unsigned long	pdu_offered_tag;
 static uint32_t		*pdu_buf;
 static size_t		pdu_buf_words;
+static unsigned long	pdu_kept_tag;	/* the tag of the PDU in pdu_buf, 0 none */
+static int		pdu_kept_from;
 static unsigned long	pdu_count;
+static unsigned long	pdu_again_count;
 
 void
 pdu_enable(int on)
@@ -53,15 +61,22 @@ pdu_enable(int on)
 }
 
 void
-pdu_offer(const pmResult *result)
+pdu_offer(const pmResult *result, unsigned long tag)
 {
     pdu_offered = result;
+    pdu_offered_tag = tag;
 }
 
 unsigned long
 pdu_sent(void)
 {
     return pdu_count;
+}
+
+unsigned long
+pdu_sent_again(void)
+{
+    return pdu_again_count;
 }
 
 /*
@@ -142,6 +157,7 @@ pdu_encode(const pmResult *result, int from, char **pdu)
     uint32_t	*w, *vb;
     int		i, j, sts;
 
+    pdu_kept_tag = 0;		/* the buffer is rewritten */
     if ((sts = pdu_size(result, &head, &blocks)) < 0)
 	return sts;
     words = head + blocks;
@@ -200,17 +216,27 @@ __pmSendResult(int fd, int from, const void *result)
 {
     static pdu_send_t	libpcp_send;
     const pmResult	*offered = pdu_offered;
+    unsigned long	tag = pdu_offered_tag;
     char		*pdu;
     int			len;
 
     pdu_offered = NULL;
+    pdu_offered_tag = 0;
     /* with -D pdu, libpcp's own sender prints the result it sends */
-    if (pdu_on && offered != NULL && !pmDebugOptions.pdu &&
-	(len = pdu_encode(offered, from, &pdu)) >= 0) {
-	/* once, so that the log says the binding works */
-	if (pdu_count++ == 0)
-	    pmNotifyErr(LOG_INFO, "fetch answers are encoded by the agent (the first: %d bytes)", len);
-	return __pmXmitPDU(fd, (uint32_t *)pdu);
+    if (pdu_on && offered != NULL && !pmDebugOptions.pdu) {
+	if (tag != 0 && tag == pdu_kept_tag && from == pdu_kept_from) {
+	    if (pdu_again_count++ == 0)
+		pmNotifyErr(LOG_INFO, "fetch answers unchanged since the last are sent again as they were (the first: %u bytes)", pdu_buf[0]);
+	    return __pmXmitPDU(fd, pdu_buf);
+	}
+	if ((len = pdu_encode(offered, from, &pdu)) >= 0) {
+	    pdu_kept_tag = tag;
+	    pdu_kept_from = from;
+	    /* once, so that the log says the binding works */
+	    if (pdu_count++ == 0)
+		pmNotifyErr(LOG_INFO, "fetch answers are encoded by the agent (the first: %d bytes)", len);
+	    return __pmXmitPDU(fd, (uint32_t *)pdu);
+	}
     }
     if (libpcp_send == NULL) {
 	/* POSIX's way from dlsym's void * to a function pointer */
@@ -227,5 +253,7 @@ pdu_free(void)
     free(pdu_buf);
     pdu_buf = NULL;
     pdu_buf_words = 0;
+    pdu_kept_tag = 0;
     pdu_offered = NULL;
+    pdu_offered_tag = 0;
 }

@@ -20,8 +20,11 @@ void pdu_enable(int on);
 /*
  * The answer the next __pmSendResult call sends, or NULL for none.  Only
  * value sets of 64-bit integers and strings, as fetch.c builds them.
+ * tag: 0, or the caller's promise that every answer offered with this tag
+ * holds the same values; the PDU made for it is then kept, and written
+ * again as it is while the tag is offered.
  */
-void pdu_offer(const pmResult *result);
+void pdu_offer(const pmResult *result, unsigned long tag);
 
 /*
  * The PDU_RESULT for result, as __pmEncodeResult lays it out (network
@@ -31,8 +34,9 @@ void pdu_offer(const pmResult *result);
  */
 int pdu_encode(const pmResult *result, int from, char **pdu);
 
-/* the count of answers encoded here (for tests and debugging) */
+/* the count of answers encoded here, and of those sent again (for tests) */
 unsigned long pdu_sent(void);
+unsigned long pdu_sent_again(void);
 
 /* release the buffer (agent shutdown) */
 void pdu_free(void);

@@ -462,6 +462,7 @@ bpftrace_init(pmdaInterface *dp)
     dp->version.seven.desc = bpftrace_desc;
     dp->version.seven.instance = bpftrace_instance;
     dp->version.seven.store = bpftrace_store;
+    dp->version.seven.profile = fetch_set_profile;
     version = bpftrace_pcp_version();
     bpftrace_pmda_read = version >= BPFTRACE_READ_FROM && version < BPFTRACE_READ_BEFORE;
     pdu_enable(bpftrace_pmda_read);

@@ -39,6 +39,18 @@
 static void var_output_clear(variable_t *v);
 
 /*
+ * Every change to any variable's values, instances or active set counts
+ * here: fetch.c sends its last answer again while the count stands still.
+ */
+static unsigned long	var_change_count;
+
+unsigned long
+var_changes(void)
+{
+    return var_change_count;
+}
+
+/*
  * The hash of a name given in up to two parts, "a" alone or "a:b" (a
  * keyed histogram bucket), so that the caller never has to build the
  * joined name just to look it up.  The name is hashed as one stream of
@@ -269,6 +281,7 @@ var_lookup(variable_t *v, const char *a, size_t alen, const char *b, size_t blen
     uint32_t	hash;
     int		id, guess;
 
+    var_change_count++;		/* a put follows, or an instance is made */
     guess = v->last < 0 ? v->first : v->inst[v->last].next;
     if (guess >= 0 && guess < v->ninst &&
 	var_name_equal(&v->inst[guess], a, alen, b, blen))
@@ -308,6 +321,7 @@ var_slot(variable_t *v, const char *key, size_t keylen, var_value_t **slot)
 {
     int		id;
 
+    var_change_count++;
     if (v->single) {
 	if (key != NULL)
 	    return PM_ERR_INST;
@@ -345,6 +359,7 @@ int
 var_init(variable_t *v, const char *name, var_func_t func, int keyed,
 		int is_string, int stacks)
 {
+    var_change_count++;
     memset(v, 0, sizeof(*v));
     v->func = func;
     v->keyed = keyed ? 1 : 0;
@@ -420,6 +435,7 @@ var_free_insts(variable_t *v)
 void
 var_free(variable_t *v)
 {
+    var_change_count++;
     if (v->type == PM_TYPE_STRING)
 	free(v->value.str);
     var_free_insts(v);
@@ -438,6 +454,7 @@ var_reset(variable_t *v)
 {
     int		i;
 
+    var_change_count++;
     for (i = 0; i < v->ninst; i++) {
 	var_inst_t	*ip = &v->inst[i];
 
@@ -469,6 +486,7 @@ var_adopt(variable_t *to, variable_t *from)
 {
     int		i;
 
+    var_change_count++;
     if (to->single || from->single || to->ninst > 0 ||
 	to->func != from->func || to->keyed != from->keyed ||
 	to->type != from->type || strcmp(to->metric, from->metric) != 0)
@@ -523,6 +541,7 @@ var_renumber(variable_t *v)
 void
 var_begin(variable_t *v)
 {
+    var_change_count++;
     if (v->renumber)
 	var_renumber(v);
     v->gen++;
@@ -603,6 +622,7 @@ var_rebuild_set(variable_t *v)
 void
 var_end(variable_t *v)
 {
+    var_change_count++;
     if (v->single)
 	return;
     /* unless every put was of an instance already active, and all of them were put */
@@ -983,6 +1003,7 @@ var_append_output(variable_t *v, const char *s, size_t len)
     const char	*nl;
     char	*text;
 
+    var_change_count++;
     if (v == NULL || len == 0)
 	return;
     if (v->max_output == 0) {

@@ -175,6 +175,12 @@ void var_append_output(variable_t *v, const char *s, size_t len);
 /* fetch: PMDA_FETCH_STATIC with atom filled, or PMDA_FETCH_NOVALUES */
 int var_fetch(const variable_t *v, unsigned int inst, pmAtomValue *atom);
 
+/*
+ * A count of the changes made to any variable (values, instances, active
+ * sets, a variable made or freed): while it stands still, so do they.
+ */
+unsigned long var_changes(void);
+
 /* instance name of an id, NULL if unknown */
 const char *var_inst_name(const variable_t *v, int inst);
 

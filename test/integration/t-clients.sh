@@ -8,7 +8,7 @@
 # @keys["alpha"] counts twice as fast as @keys["beta"], both printed in one
 # block, so over any run of samples their rates are in the ratio 2:1.
 drop clients <<'BT'
-BEGIN { @h = hist(100); @level = 42; }
+BEGIN { @h = hist(100); @level = 42; @st["one"] = 1; @st["two"] = 2; @st["three"] = 3; }
 interval:ms:10 { @ticks = count(); @keys["alpha"] = count(); @h = hist(5); }
 interval:ms:20 { @keys["beta"] = count(); }
 BT
@@ -45,6 +45,21 @@ check "...growing from sample to sample" bash -c "echo '$raw' | awk 'NR > 1 && \
 # --- pmval on a map: one column per key, picked with -i
 out=$(pmval -h "$HOST" -t 1 -s 3 -i alpha,beta $M.keys 2>&1)
 check_match "pmval names the map's keys as instances" "alpha +beta|beta +alpha" "$out"
+
+# --- two pmvals at once on a map printed once a second and not changing,
+# 20 samples a second each, one of them asking for one key (an instance
+# profile of its own).  Between two prints the agent sends its last answer
+# again as it was, but only to a fetch that asks for the same: each pmval
+# gets its own instances, every time.
+pmval -h "$HOST" -t 0.05 -s 40 -i one $M.st > "$T/pv-one.out" 2>&1 &
+PV1=$!
+pmval -h "$HOST" -t 0.05 -s 40 $M.st > "$T/pv-all.out" 2>&1
+wait "$PV1"
+check_eq "pmval -i one: 40 samples, each of key one alone" 40 "$(grep -Ec '^ +1 *$' "$T/pv-one.out")"
+check_eq "...pmval beside it: 40 samples of the three keys" 40 "$(grep -Ec '^ +1 +2 +3 *$' "$T/pv-all.out")"
+check "...and no other line holds a value" bash -c "! grep -Ehv '^ +1( +2 +3)? *\$|^(metric|host|semantics|units|samples|interval|instance|) *:|^ *(one|one +two +three) *\$|^ *\$' '$T/pv-one.out' '$T/pv-all.out' | grep ."
+check "the agent sent unchanged answers again as they were, and said so" \
+    grep -q 'fetch answers unchanged since the last are sent again as they were' "$T/bpftrace.log"
 
 # --- pmrep: the map as CSV, a column per key
 out=$(pmrep -h "$HOST" -t 1 -s 6 -o csv $M.keys 2>&1)
@@ -105,7 +120,7 @@ PMVAL_PID=$!
 sleep 3
 drop clients <<'BT'
 // edited: the same variables
-BEGIN { @h = hist(100); @level = 42; }
+BEGIN { @h = hist(100); @level = 42; @st["one"] = 1; @st["two"] = 2; @st["three"] = 3; }
 interval:ms:10 { @ticks = count(); @keys["alpha"] = count(); @h = hist(5); }
 interval:ms:20 { @keys["beta"] = count(); }
 BT

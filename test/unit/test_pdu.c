@@ -336,7 +336,7 @@ test_send_paths(void **state)
 
     pdu_enable(1);
     sent = pdu_sent();
-    pdu_offer(b.res);
+    pdu_offer(b.res, 0);
     assert_int_equal(__pmSendResult(fds[1], 0x1234, m), len);
     assert_int_equal(pdu_sent(), sent + 1);
     read_pdu(fds[0], wire1, len);
@@ -352,7 +352,7 @@ test_send_paths(void **state)
 
     /* turned off, an offer is ignored */
     pdu_enable(0);
-    pdu_offer(b.res);
+    pdu_offer(b.res, 0);
     assert_int_equal(__pmSendResult(fds[1], 0x1234, m), len);
     assert_int_equal(pdu_sent(), sent + 1);
     read_pdu(fds[0], wire2, len);
@@ -366,7 +366,7 @@ test_send_paths(void **state)
 	assert_true(saved >= 0 && null >= 0);
 	dup2(null, 2);
 	pmDebugOptions.pdu = 1;
-	pdu_offer(b.res);
+	pdu_offer(b.res, 0);
 	len = __pmSendResult(fds[1], 0x1234, m);
 	pmDebugOptions.pdu = 0;
 	dup2(saved, 2);
@@ -383,7 +383,7 @@ test_send_paths(void **state)
     vs->vlist[0].inst = PM_IN_NULL;
     vs->vlist[0].value.pval = block_double(2.5);
     m->vset[0] = vs;
-    pdu_offer(d.res);
+    pdu_offer(d.res, 0);
     assert_true(__pmSendResult(fds[1], 0, m) > 12);
     assert_int_equal(pdu_sent(), sent + 1);
     free(wire2);
@@ -403,6 +403,110 @@ test_send_paths(void **state)
     close(fds[1]);
 }
 
+/*
+ * Tags: an answer offered with a tag is encoded once and its PDU kept; the
+ * same tag offered again is written from it as it is (even if the result
+ * handed over says otherwise: the tag is fetch.c's promise), with the
+ * header back in host order after each write.  A new tag, no tag, another
+ * "from", or any pdu_encode() in between encodes afresh.
+ */
+static void
+test_send_again(void **state)
+{
+    build_t		b, c;
+    pmValueSet		*vs;
+    int			fds[2], len, j;
+    unsigned long	sent, again;
+    char		*ours, *wire1, *wire2;
+
+    if (!pcp_version_read())
+	skip();
+    assert_int_equal(pipe(fds), 0);
+    build_init(&b);
+    vs = build_set(&b, pmID_build(151, 1, 10), 3, PM_VAL_DPTR);
+    for (j = 0; j < 3; j++) {
+	vs->vlist[j].inst = j;
+	vs->vlist[j].value.pval = block_u64(PM_TYPE_U64, 1000 + j);
+    }
+    build_init(&c);			/* the same shape, other values */
+    vs = build_set(&c, pmID_build(151, 1, 10), 3, PM_VAL_DPTR);
+    for (j = 0; j < 3; j++) {
+	vs->vlist[j].inst = j;
+	vs->vlist[j].value.pval = block_u64(PM_TYPE_U64, 2000 + j);
+    }
+    len = pdu_encode(b.res, 0, &ours);
+    assert_true(len > 0);
+    wire1 = malloc(len);
+    wire2 = malloc(len);
+    assert_non_null(wire1);
+    assert_non_null(wire2);
+    pdu_enable(1);
+    sent = pdu_sent();
+    again = pdu_sent_again();
+
+    pdu_offer(b.res, 7);
+    assert_int_equal(__pmSendResult(fds[1], 0x1234, NULL), len);
+    read_pdu(fds[0], wire1, len);
+    assert_int_equal(pdu_sent(), sent + 1);
+    assert_int_equal(pdu_sent_again(), again);
+
+    /* tag 7 again, with other values offered: the kept PDU, unchanged */
+    pdu_offer(c.res, 7);
+    assert_int_equal(__pmSendResult(fds[1], 0x1234, NULL), len);
+    read_pdu(fds[0], wire2, len);
+    assert_memory_equal(wire1, wire2, len);
+    assert_int_equal(pdu_sent(), sent + 1);
+    assert_int_equal(pdu_sent_again(), again + 1);
+    /* ... and again: __pmXmitPDU put the header back in host order */
+    pdu_offer(c.res, 7);
+    assert_int_equal(__pmSendResult(fds[1], 0x1234, NULL), len);
+    read_pdu(fds[0], wire2, len);
+    assert_memory_equal(wire1, wire2, len);
+    assert_int_equal(pdu_sent_again(), again + 2);
+
+    /* another "from": encoded afresh */
+    pdu_offer(c.res, 7);
+    assert_int_equal(__pmSendResult(fds[1], 0x99, NULL), len);
+    read_pdu(fds[0], wire2, len);
+    assert_int_equal(ntohl(((uint32_t *)wire2)[2]), 0x99);
+    assert_memory_not_equal(wire1 + 12, wire2 + 12, len - 12);
+    assert_int_equal(pdu_sent(), sent + 2);
+
+    /* a new tag: encoded afresh, c's values */
+    pdu_offer(c.res, 8);
+    assert_int_equal(__pmSendResult(fds[1], 0x1234, NULL), len);
+    read_pdu(fds[0], wire2, len);
+    assert_memory_not_equal(wire1, wire2, len);
+    assert_int_equal(pdu_sent(), sent + 3);
+
+    /* untagged: encoded, and nothing kept for the tag before it */
+    pdu_offer(b.res, 0);
+    assert_int_equal(__pmSendResult(fds[1], 0x1234, NULL), len);
+    read_pdu(fds[0], wire2, len);
+    assert_memory_equal(wire1, wire2, len);
+    pdu_offer(c.res, 8);
+    assert_int_equal(__pmSendResult(fds[1], 0x1234, NULL), len);
+    read_pdu(fds[0], wire2, len);
+    assert_memory_not_equal(wire1, wire2, len);
+    assert_int_equal(pdu_sent(), sent + 5);
+
+    /* pdu_encode() rewrites the buffer: tag 8 is encoded again */
+    assert_int_equal(pdu_encode(b.res, 0, &ours), len);
+    pdu_offer(c.res, 8);
+    assert_int_equal(__pmSendResult(fds[1], 0x1234, NULL), len);
+    read_pdu(fds[0], wire2, len);
+    assert_memory_not_equal(wire1, wire2, len);
+    assert_int_equal(pdu_sent(), sent + 6);
+    assert_int_equal(pdu_sent_again(), again + 2);
+
+    free(wire1);
+    free(wire2);
+    build_free(&b);
+    build_free(&c);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 int
 main(void)
 {
@@ -415,6 +519,7 @@ main(void)
 	cmocka_unit_test(test_large_then_small),
 	cmocka_unit_test(test_refuses_other_types),
 	cmocka_unit_test(test_send_paths),
+	cmocka_unit_test(test_send_again),
     };
 
     pdu_enable(1);

@@ -877,6 +877,46 @@ test_many_keys(void **state)
     var_free(&v);
 }
 
+/*
+ * var_changes() moves with every change fetch.c's kept answer could miss,
+ * and stands still for what only reads: a fetch, an instance's name.
+ */
+static void
+test_change_count(void **state)
+{
+    variable_t		v, w;
+    pmAtomValue		atom;
+    unsigned long	c;
+
+#define MOVES(call) do { c = var_changes(); call; \
+	assert_true(var_changes() != c); } while (0)
+    MOVES(var_init(&v, "@m", VAR_FUNC_COUNT, 1, 0, 0));
+    MOVES(var_begin(&v));
+    MOVES(var_put_u64(&v, "a", 1));
+    MOVES(var_put_num_n(&v, "b", 1, 0, 2));
+    MOVES(var_end(&v));
+    /* a put of the same value outside a snapshot still counts */
+    MOVES(var_put_u64(&v, "a", 1));
+    MOVES(var_put_bucket(&v, NULL, "1", 1.0, 3));
+    MOVES(var_put_str(&v, "a", "5", 1));
+    c = var_changes();
+    var_fetch(&v, 0, &atom);
+    var_inst_name(&v, 0);
+    assert_true(var_changes() == c);
+    MOVES(var_reset(&v));
+    MOVES(var_init(&w, "@m", VAR_FUNC_COUNT, 1, 0, 0));
+    MOVES(var_adopt(&w, &v));
+    MOVES(var_free(&w));
+    MOVES(var_free(&v));
+    MOVES(var_init(&v, "@s", VAR_FUNC_ASSIGN, 0, 0, 0));
+    MOVES(var_put_i64(&v, NULL, -1));
+    MOVES(var_free(&v));
+    MOVES(var_init(&v, "@output", VAR_FUNC_OUTPUT, 0, 0, 0));
+    MOVES(var_append_output(&v, "x\n", 2));
+    MOVES(var_free(&v));
+#undef MOVES
+}
+
 int
 main(void)
 {
@@ -897,6 +937,7 @@ main(void)
 	cmocka_unit_test(test_output_retain_model),
 	cmocka_unit_test(test_output_flood),
 	cmocka_unit_test(test_many_keys),
+	cmocka_unit_test(test_change_count),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
