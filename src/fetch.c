@@ -281,10 +281,39 @@ fetch_free_vset(pmValueSet *vs)
     free(vs);
 }
 
+/* the two profiles select the same instances of the same indoms */
+static int
+fetch_profile_equal(const pmProfile *a, const pmProfile *b)
+{
+    int		i;
+
+    if (a == NULL || b == NULL)
+	return a == b;
+    if (a->state != b->state || a->profile_len != b->profile_len)
+	return 0;
+    for (i = 0; i < a->profile_len; i++) {
+	const pmInDomProfile *x = &a->profile[i], *y = &b->profile[i];
+
+	if (x->indom != y->indom || x->state != y->state ||
+	    x->instances_len != y->instances_len ||
+	    (x->instances_len > 0 &&
+	     memcmp(x->instances, y->instances, x->instances_len * sizeof(int)) != 0))
+	    return 0;
+    }
+    return 1;
+}
+
+/*
+ * pmcd sends the profile of the client it is about to serve whenever the
+ * agent's last one was another client's, mostly the same "everything"
+ * profile: only a profile that selects otherwise makes a kept answer
+ * stale.  libpcp_pmda frees the old one (pmda->e_prof) after this call.
+ */
 int
 fetch_set_profile(pmProfile *prof, pmdaExt *pmda)
 {
-    fetch_profiles++;
+    if (!fetch_profile_equal(prof, pmda->e_prof))
+	fetch_profiles++;
     return pmdaProfile(prof, pmda);
 }
 
@@ -351,6 +380,7 @@ fetch_values(int numpmid, pmID *pmidlist, pmResult **resp, pmdaExt *pmda)
 	*resp = fetch_res;
 	return 0;
     }
+    fetch_tag = 0;		/* the arena and fetch_res may change from here */
     for (i = 0; i < numpmid; i++)
 	if (fetch_vars[i] != NULL)
 	    need += fetch_need(fetch_vars[i]);
@@ -372,7 +402,6 @@ fetch_values(int numpmid, pmID *pmidlist, pmResult **resp, pmdaExt *pmda)
     /* as pmdaFetch does: the callbacks may ask which context this is */
     __pmdaSetContext(pmda->e_context);
 
-    fetch_tag = 0;		/* fetch_res is about to change */
     fetch_status(fetch_res, slow, pmda);
     fetch_res->numpmid = numpmid;
     for (i = 0, k = 0; i < numpmid; i++) {
