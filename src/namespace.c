@@ -6,8 +6,19 @@
  * pmdaTreeRebuildHash must not be run twice on one tree).
  *
  * The saved map, one line per named script:
- *	CLUSTER NAME LASTUSED VAR=ITEM VAR=ITEM ...
+ *	CLUSTER NAME LASTUSED VAR=ITEM:TYPE:SEM:KEYED ...
+ * and the cluster a new name gets next:
+ *	next CLUSTER
  * Scripts named by a random id are not saved: their names never recur.
+ *
+ * A PMID never names two different metrics if it can be helped: pmlogger
+ * writes a PMID's descriptor once per archive and logs later values under
+ * it, and clients (pmproxy's contexts among them) cache what a PMID is.
+ * So a new name takes the next free cluster after the last one given, in
+ * turn through all 3,996 of them (and across restarts: "next" is saved),
+ * and a variable whose type, semantics or keyed-ness changed under the
+ * same name gets a new item.  A cluster comes round again only when every
+ * other has been given since.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -138,6 +149,9 @@ static const ns_catalogue_t ns_per_script[] = {
 typedef struct ns_varitem {
     char	*var;
     int		item;
+    int		type;		/* the variable's descriptor: PM_TYPE_*, -1 unknown */
+    int		sem;		/* PM_SEM_* */
+    int		keyed;		/* has an instance domain */
 } ns_varitem_t;
 
 typedef struct ns_entry {
@@ -150,6 +164,7 @@ typedef struct ns_entry {
 
 static ns_entry_t	*ns_map[NS_CLUSTER_MAX + 1];	/* by cluster */
 static script_t		*ns_owner[NS_CLUSTER_MAX + 1];	/* live script per cluster */
+static int		ns_next = NS_CLUSTER_FIRST_SCRIPT;	/* where a new name's search starts */
 static char		*ns_mapfile;
 static int		ns_domain;
 static unsigned		ns_gen;
@@ -178,28 +193,51 @@ ns_entry_free(ns_entry_t *e)
     free(e);
 }
 
+/*
+ * The item of variable v under this name: one given to a variable of the
+ * same name and descriptor (one saved without its descriptor, by an older
+ * agent, is taken as it is, and learns v's).  -1 for none.
+ */
 static int
-ns_entry_item(ns_entry_t *e, const char *var)
+ns_entry_item(ns_entry_t *e, const variable_t *v, int *dirty)
 {
+    ns_varitem_t *p;
     int		i;
 
-    for (i = 0; i < e->nvars; i++)
-	if (strcmp(e->vars[i].var, var) == 0)
-	    return e->vars[i].item;
+    for (i = 0; i < e->nvars; i++) {
+	p = &e->vars[i];
+	if (strcmp(p->var, v->name) != 0)
+	    continue;
+	if (p->type < 0) {
+	    p->type = v->type;
+	    p->sem = v->sem;
+	    p->keyed = !v->single;
+	    if (e->saved)
+		*dirty = 1;
+	}
+	if (p->type == v->type && p->sem == v->sem && p->keyed == !v->single)
+	    return p->item;
+    }
     return -1;
 }
 
+/* type -1: the descriptor is not known (a map line of an older agent) */
 static int
-ns_entry_add_item(ns_entry_t *e, const char *var, int item)
+ns_entry_add_item(ns_entry_t *e, const char *var, int item, int type, int sem, int keyed)
 {
     ns_varitem_t *p;
 
     if ((p = realloc(e->vars, (e->nvars + 1) * sizeof(*p))) == NULL)
 	return -ENOMEM;
     e->vars = p;
-    if ((p[e->nvars].var = strdup(var)) == NULL)
+    p += e->nvars;
+    if ((p->var = strdup(var)) == NULL)
 	return -ENOMEM;
-    p[e->nvars++].item = item;
+    p->item = item;
+    p->type = type;
+    p->sem = sem;
+    p->keyed = keyed;
+    e->nvars++;
     return 0;
 }
 
@@ -208,7 +246,7 @@ ns_load(void)
 {
     FILE	*f;
     char	line[8192], *tok, *save, *eq;
-    int		lineno = 0, cluster, item;
+    int		lineno = 0, cluster, item, type, sem, keyed;
     ns_entry_t	*e;
 
     if (ns_mapfile == NULL || (f = fopen(ns_mapfile, "r")) == NULL)
@@ -219,6 +257,14 @@ ns_load(void)
 	    continue;
 	if ((tok = strtok_r(line, " \t\n", &save)) == NULL)
 	    continue;
+	if (strcmp(tok, "next") == 0) {
+	    if ((tok = strtok_r(NULL, " \t\n", &save)) != NULL &&
+		(cluster = atoi(tok)) >= NS_CLUSTER_FIRST_SCRIPT && cluster <= NS_CLUSTER_MAX)
+		ns_next = cluster;
+	    else
+		pmNotifyErr(LOG_WARNING, "%s:%d: bad next cluster, line ignored", ns_mapfile, lineno);
+	    continue;
+	}
 	cluster = atoi(tok);
 	if (cluster < NS_CLUSTER_FIRST_SCRIPT || cluster > NS_CLUSTER_MAX || ns_map[cluster]) {
 	    pmNotifyErr(LOG_WARNING, "%s:%d: bad cluster, line ignored", ns_mapfile, lineno);
@@ -236,9 +282,11 @@ ns_load(void)
 	    if ((eq = strchr(tok, '=')) == NULL)
 		continue;
 	    *eq = '\0';
-	    item = atoi(eq + 1);
+	    /* ITEM:TYPE:SEM:KEYED, or ITEM alone from an older agent */
+	    if (sscanf(eq + 1, "%d:%d:%d:%d", &item, &type, &sem, &keyed) != 4)
+		type = sem = keyed = -1;
 	    if (item >= NS_SCRIPT_FIRST_VAR && item <= NS_SCRIPT_MAX_VAR)
-		ns_entry_add_item(e, tok, item);
+		ns_entry_add_item(e, tok, item, type, sem, keyed);
 	}
 	e->saved = 1;
 	ns_map[cluster] = e;
@@ -260,33 +308,47 @@ ns_save(void)
 	pmNotifyErr(LOG_WARNING, "cannot save %s: %s", tmp, pmErrStr(-oserror()));
 	return;
     }
-    fprintf(f, "# pmdabpftrace: script name -> PMID cluster, variable -> item.\n"
-	       "# Keeps metric identifiers stable across agent restarts.\n");
+    fprintf(f, "# pmdabpftrace: script name -> PMID cluster, variable -> item:type:sem:keyed.\n"
+	       "# Keeps metric identifiers stable across agent restarts.\n"
+	       "next %d\n", ns_next);
     for (c = NS_CLUSTER_FIRST_SCRIPT; c <= NS_CLUSTER_MAX; c++) {
 	ns_entry_t *e = ns_map[c];
 	if (e == NULL || !e->saved)
 	    continue;
 	fprintf(f, "%d %s %lld", c, e->name, (long long)e->used);
-	for (i = 0; i < e->nvars; i++)
-	    fprintf(f, " %s=%d", e->vars[i].var, e->vars[i].item);
+	for (i = 0; i < e->nvars; i++) {
+	    const ns_varitem_t *p = &e->vars[i];
+
+	    if (p->type < 0)
+		fprintf(f, " %s=%d", p->var, p->item);
+	    else
+		fprintf(f, " %s=%d:%d:%d:%d", p->var, p->item, p->type, p->sem, p->keyed);
+	}
 	fputc('\n', f);
     }
     if (fclose(f) != 0 || rename(tmp, ns_mapfile) < 0)
 	pmNotifyErr(LOG_WARNING, "cannot save %s: %s", ns_mapfile, pmErrStr(-oserror()));
 }
 
-/* a cluster for this script: its saved one, a free one, else the least recently used */
+#define NS_NCLUSTERS	(NS_CLUSTER_MAX - NS_CLUSTER_FIRST_SCRIPT + 1)
+
+/*
+ * A cluster for this script: its saved one; else the first free one from
+ * ns_next on, round the whole space; else the least recently used.
+ */
 static int
 ns_pick_cluster(const script_t *s)
 {
-    int		c, best = -1;
+    int		c, k, best = -1;
 
     for (c = NS_CLUSTER_FIRST_SCRIPT; c <= NS_CLUSTER_MAX; c++)
 	if (ns_map[c] && strcmp(ns_map[c]->name, s->name) == 0 && ns_owner[c] == NULL)
 	    return c;
-    for (c = NS_CLUSTER_FIRST_SCRIPT; c <= NS_CLUSTER_MAX; c++)
+    for (k = 0; k < NS_NCLUSTERS; k++) {
+	c = NS_CLUSTER_FIRST_SCRIPT + (ns_next - NS_CLUSTER_FIRST_SCRIPT + k) % NS_NCLUSTERS;
 	if (ns_map[c] == NULL && ns_owner[c] == NULL)
 	    return c;
+    }
     for (c = NS_CLUSTER_FIRST_SCRIPT; c <= NS_CLUSTER_MAX; c++)
 	if (ns_owner[c] == NULL && (best < 0 || ns_map[c]->used < ns_map[best]->used))
 	    best = c;
@@ -311,6 +373,9 @@ ns_assign(script_t *s, int *dirty)
 	e = ns_map[c] = NULL;
     }
     if (e == NULL) {
+	/* a cluster for a new name: the next new name looks beyond it */
+	ns_next = c == NS_CLUSTER_MAX ? NS_CLUSTER_FIRST_SCRIPT : c + 1;
+	*dirty = 1;
 	if ((e = calloc(1, sizeof(*e))) == NULL || (e->name = strdup(s->name)) == NULL) {
 	    ns_entry_free(e);
 	    return -ENOMEM;
@@ -325,8 +390,8 @@ ns_assign(script_t *s, int *dirty)
     for (i = 0; i < s->pt.nvars; i++) {
 	variable_t *v = &s->pt.vars[i];
 
-	if ((item = ns_entry_item(e, v->name)) < 0) {
-	    /* the lowest item no variable of this name ever had */
+	if ((item = ns_entry_item(e, v, dirty)) < 0) {
+	    /* the lowest item no variable of this script ever had */
 	    for (item = NS_SCRIPT_FIRST_VAR; item <= NS_SCRIPT_MAX_VAR; item++) {
 		int j, used = 0;
 		for (j = 0; j < e->nvars && !used; j++)
@@ -336,7 +401,7 @@ ns_assign(script_t *s, int *dirty)
 	    }
 	    if (item > NS_SCRIPT_MAX_VAR)
 		return -ENOSPC;
-	    if ((sts = ns_entry_add_item(e, v->name, item)) < 0)
+	    if ((sts = ns_entry_add_item(e, v->name, item, v->type, v->sem, !v->single)) < 0)
 		return sts;
 	    if (e->saved)
 		*dirty = 1;
@@ -724,4 +789,5 @@ ns_free(void)
     }
     free(ns_mapfile);
     ns_mapfile = NULL;
+    ns_next = NS_CLUSTER_FIRST_SCRIPT;
 }

@@ -5,8 +5,10 @@
  * fixed catalogue), and per script the state metrics and one metric per
  * exported variable.  A script name keeps its PMID cluster, and a
  * variable its item, across agent restarts (a saved map), so pmlogger
- * never sees a logged metric change identity; clusters of scripts that
- * are gone are reused.  The only module that touches PMNS trees and PMIDs.
+ * never sees a logged metric change identity; a new name takes the next
+ * cluster in turn, so that the clusters of scripts that are gone are
+ * reused only after all others.  The only module that touches PMNS trees
+ * and PMIDs.
  */
 #ifndef BPFTRACE_NAMESPACE_H
 #define BPFTRACE_NAMESPACE_H

@@ -1,7 +1,10 @@
 #!/bin/bash
 # Stable metric identity: a script name keeps its PMID cluster, and a
 # variable its item, across agent restarts (the map in $PCP_VAR_DIR, here
-# $T/var); clusters of deregistered scripts are reused, and the 12-bit
+# $T/var).  A PMID never names another metric while it can be helped: new
+# names take clusters in turn (across restarts too), so a gone script's
+# cluster comes back only after all the others, and a variable whose
+# descriptor changes under the same name gets a new item.  The 12-bit
 # cluster space never runs out or wraps onto the control/info clusters.
 . "$(dirname "$0")/lib.sh"
 
@@ -68,25 +71,77 @@ reg '// name: alpha
 interval:ms:100 { @a = count(); }'
 check_eq "a name registered again gets its PMIDs back" "$a1" "$(pmid_of bpftrace.scripts.alpha.data.a)"
 
-# ---- unnamed scripts give their cluster back at once
+# ---- a variable whose descriptor changes under its name gets a new item
+# (pmlogger has the old descriptor in its archive under the old PMID);
+# edited back, it has its old PMID again
+drop shape <<'BT'
+interval:ms:100 { @v = count(); @w = count(); }
+BT
+check "shape: first version runs" wait_until 20 has_data bpftrace.scripts.shape.data.v
+v1=$(pmid_of bpftrace.scripts.shape.data.v)
+w1=$(pmid_of bpftrace.scripts.shape.data.w)
+drop shape <<'BT'
+interval:ms:100 { @v[1] = count(); @w = count(); }
+BT
+check "shape: the edited version, @v now a map, runs" wait_until 20 \
+    bash -c "pminfo -h $HOST -d bpftrace.scripts.shape.data.v | grep -q 'InDom: 151\.'"
+v2=$(pmid_of bpftrace.scripts.shape.data.v)
+check "a variable now keyed has a PMID of its own" distinct "$v1" "$v2"
+check_eq "...the unchanged variable beside it keeps its PMID" "$w1" "$(pmid_of bpftrace.scripts.shape.data.w)"
+drop shape <<'BT'
+interval:ms:100 { @v = avg(5); @w = count(); }
+BT
+check "shape: the third version, @v now an average (instant, signed), runs" wait_until 20 \
+    bash -c "pminfo -h $HOST -d bpftrace.scripts.shape.data.v | grep -q 'Semantics: instant'"
+v3=$(pmid_of bpftrace.scripts.shape.data.v)
+check "...another PMID again" distinct "$v1" "$v2" "$v3"
+drop shape <<'BT'
+interval:ms:100 { @v = count(); @w = count(); }
+BT
+check "shape: edited back, @v is a counter again" wait_until 20 \
+    bash -c "pminfo -h $HOST -d bpftrace.scripts.shape.data.v | grep -q 'Semantics: counter'"
+check_eq "...under its first PMID" "$v1" "$(pmid_of bpftrace.scripts.shape.data.v)"
+check_match "the map keeps each descriptor's item" " @v=[0-9]+:3:1:0 .*@v=[0-9]+:3:1:1 .*@v=[0-9]+:2:3:0" "$(grep ' shape ' "$MAP")"
+rm -f "$T/autostart/shape.bt"
+
+# ---- unnamed scripts: a new name takes the next cluster in turn, so a
+# deregistered script's cluster is not given to the next one
 id=$(reg_id 'interval:ms:100 { @x = count(); }')
 c1=$(cluster_of bpftrace.scripts.$id.data.x)
 check_match "an unnamed script gets a cluster" '^[0-9]+$' "$c1"
 dereg "$id"
 check "deregistered unnamed script is gone" bash -c "! pminfo -h $HOST bpftrace.scripts.$id >/dev/null 2>&1"
 id2=$(reg_id 'interval:ms:100 { @y = count(); }')
-check_eq "the next unnamed script reuses its cluster" "$c1" "$(cluster_of bpftrace.scripts.$id2.data.y)"
+c2=$(cluster_of bpftrace.scripts.$id2.data.y)
+check_eq "the next unnamed script takes the next cluster, not the freed one" "$((c1 + 1))" "$c2"
 dereg "$id2"
-max=0 got=0
+clusters=
 for i in $(seq 1 40); do
     id=$(reg_id 'interval:s:10 { @x = count(); }')
-    c=$(cluster_of bpftrace.scripts.$id.data.x)
-    [ -n "$c" ] && got=$((got + 1))
-    [ "${c:-0}" -gt "$max" ] && max=$c
+    clusters="$clusters $(cluster_of bpftrace.scripts.$id.data.x)"
     dereg "$id"
 done
-check_eq "40 registrations in a row, each with a cluster" 40 "$got"
-check "...use no new clusters" [ "$max" -le "$c1" ]
+check_eq "40 registrations in a row, each with a cluster" 40 "$(echo $clusters | wc -w)"
+check "...40 different ones" bash -c "[ \$(echo $clusters | tr ' ' '\n' | sort -u | wc -l) -eq 40 ]"
+last=$(echo $clusters | awk '{print $NF}')
+check_match "the map says where the next new name starts" "^next $((last + 1))\$" "$(grep '^next ' "$MAP")"
+restart
+id=$(reg_id 'interval:ms:100 { @x = count(); }')
+check_eq "after a restart, new names go on from there" "$((last + 1))" "$(cluster_of bpftrace.scripts.$id.data.x)"
+dereg "$id"
+
+# ---- round the end of the space: from 4095 back to the first free one
+stop_pmcd
+sed -i 's/^next .*/next 4095/' "$MAP"
+start_pmcd || exit 1
+reg '// name: last
+interval:ms:100 { @l = count(); }'
+check_eq "a new name at the end of the space takes cluster 4095" "151.4095.10" "$(pmid_of bpftrace.scripts.last.data.l)"
+reg '// name: wrapped
+interval:ms:100 { @l = count(); }'
+c=$(cluster_of bpftrace.scripts.wrapped.data.l)
+check "the next one wraps to a free cluster among the first" bash -c "[ '$c' -ge 100 ] && [ '$c' -lt 200 ]"
+check_eq "...one no other saved name holds" "$c wrapped" "$(grep "^$c " "$MAP" | cut -d' ' -f1,2)"
 
 # ---- every cluster saved: the least recently used name gives its cluster
 stop_pmcd
