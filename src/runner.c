@@ -82,18 +82,31 @@ runner_start(runner_t *r, char *const argv[], const char *text, size_t len)
     int		in[2], out[2], err[2];
     sigset_t	all, old;
     pid_t	parent = getpid(), pid;
+    char	*input = NULL;
 
     if (r->pid >= 0)
 	return -EBUSY;
-    if (pipe2(in, O_CLOEXEC) < 0)
-	return -oserror();
-    if (pipe2(out, O_CLOEXEC) < 0) {
-	close(in[0]); close(in[1]);
+    /* before the fork: a child started then killed would count as a run */
+    if (len > 0) {
+	if ((input = malloc(len)) == NULL)
+	    return -ENOMEM;
+	memcpy(input, text, len);
+    }
+    if (pipe2(in, O_CLOEXEC) < 0) {
+	free(input);
 	return -oserror();
     }
+    if (pipe2(out, O_CLOEXEC) < 0) {
+	int sts = -oserror();
+	close(in[0]); close(in[1]);
+	free(input);
+	return sts;
+    }
     if (pipe2(err, O_CLOEXEC) < 0) {
+	int sts = -oserror();
 	close(in[0]); close(in[1]); close(out[0]); close(out[1]);
-	return -oserror();
+	free(input);
+	return sts;
     }
     /* the agent blocks signals it reads from a signalfd; the child must not */
     sigfillset(&all);
@@ -110,6 +123,7 @@ runner_start(runner_t *r, char *const argv[], const char *text, size_t len)
     if (pid < 0) {
 	int sts = -oserror();
 	close(in[1]); close(out[0]); close(err[0]);
+	free(input);
 	return sts;
     }
     /* also from this side: no race with the child's own setpgid */
@@ -138,15 +152,9 @@ runner_start(runner_t *r, char *const argv[], const char *text, size_t len)
     r->out.len = r->err.len = 0;
     r->out.skipped = r->err.skipped = 0;
     free(r->input);
-    r->input = NULL;
+    r->input = input;
     r->inoff = 0;
     r->inlen = len;
-    if (len > 0 && (r->input = malloc(len)) == NULL) {
-	runner_kill(r);
-	return -ENOMEM;
-    }
-    if (len > 0)
-	memcpy(r->input, text, len);
     return 0;
 }
 
@@ -346,12 +354,14 @@ runner_lines(runner_buf_t *b, size_t n, size_t limit,
  * copy what they keep, and none of them reads a pipe, so the shared
  * buffer is never in use twice.  A read shorter than asked for emptied
  * the pipe: stop there rather than read again for EAGAIN, and return 1
- * (the pipe is still open); else 0.
+ * (the pipe is still open); else 0.  final (the child is gone): read to
+ * the end, and hand on a last line that has no newline, even when
+ * something the child left behind still holds the pipe open (EAGAIN).
  */
 static int
 runner_read(runner_t *r, int *fd, runner_buf_t *rb, size_t limit, size_t budget,
 	void (*cb)(void *, char *, size_t), void (*toolong)(void *, size_t),
-	void *arg, int is_out)
+	void *arg, int is_out, int final)
 {
     runner_buf_t	*b = &runner_scratch;
     size_t		done = 0, room;
@@ -375,9 +385,9 @@ runner_read(runner_t *r, int *fd, runner_buf_t *rb, size_t limit, size_t budget,
 	if (n < 0) {
 	    if (errno == EINTR)
 		continue;
-	    if (errno == EAGAIN)
+	    if (errno == EAGAIN && !final)
 		break;
-	    n = 0;
+	    n = 0;			/* the end, as far as we will read */
 	}
 	if (n == 0) {
 	    if (b->len > 0 && !b->skipped) {	/* last line without newline */
@@ -394,7 +404,7 @@ runner_read(runner_t *r, int *fd, runner_buf_t *rb, size_t limit, size_t budget,
 	    r->out_bytes += n;
 	runner_lines(b, n, limit, cb, toolong, arg);
 	done += n;
-	if ((size_t)n < room) {
+	if ((size_t)n < room && !final) {
 	    drained = 1;
 	    break;
 	}
@@ -438,12 +448,12 @@ runner_io(runner_t *r, const struct pollfd *pfd, int n, size_t budget,
 	    runner_write_input(r);
 	else if (pfd[i].fd == r->out_fd) {
 	    if (runner_read(r, &r->out_fd, &r->out, r->max_line, budget,
-			    ops->out_line, ops->too_long, arg, 1) && r->out.len == 0)
+			    ops->out_line, ops->too_long, arg, 1, 0) && r->out.len == 0)
 		runner_rest(r, now);
 	}
 	else if (pfd[i].fd == r->err_fd)
 	    runner_read(r, &r->err_fd, &r->err, RUNNER_MAX_ERRLINE, budget,
-			ops->err_line, NULL, arg, 0);
+			ops->err_line, NULL, arg, 0, 0);
     }
 }
 
@@ -461,9 +471,9 @@ runner_exited(runner_t *r, int wstatus, const runner_ops_t *ops, void *arg)
     if (r->pid > 0)
 	kill(-r->pid, SIGKILL);
     runner_read(r, &r->out_fd, &r->out, r->max_line, (size_t)-1,
-		ops->out_line, ops->too_long, arg, 1);
+		ops->out_line, ops->too_long, arg, 1, 1);
     runner_read(r, &r->err_fd, &r->err, RUNNER_MAX_ERRLINE, (size_t)-1,
-		ops->err_line, NULL, arg, 0);
+		ops->err_line, NULL, arg, 0, 1);
     runner_close(&r->in_fd);
     runner_close(&r->out_fd);
     runner_close(&r->err_fd);
@@ -475,7 +485,8 @@ runner_exited(runner_t *r, int wstatus, const runner_ops_t *ops, void *arg)
 void
 runner_stop(runner_t *r, double now, int grace)
 {
-    if (r->pid < 0)
+    /* exited: reaped, its last lines being read; its pid is no longer its */
+    if (r->pid < 0 || r->exited)
 	return;
     if (!r->stopping) {
 	r->stopping = 1;

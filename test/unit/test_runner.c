@@ -509,6 +509,36 @@ test_stdout_rest(void **state)
     rest_end(&r, &s);
 }
 
+/*
+ * Reaped before its pipes were read at all: what it wrote is read at the
+ * exit, last lines without a newline included, on stdout (a print cut
+ * short) and on stderr (bpftrace's error message).
+ */
+static void
+test_exit_last_lines(void **state)
+{
+    char	*argv[] = { "sh", "-c",
+	"printf 'line1\\nERROR: no newline at end' >&2; printf '{\"a\":1}\\n{\"partial\":'", NULL };
+    runner_t	r;
+    seen_t	s;
+    int		status;
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    runner_init(&r, 1 << 20);
+    assert_int_equal(runner_start(&r, argv, "", 0), 0);
+    assert_int_equal(waitpid(r.pid, &status, 0), r.pid);
+    runner_exited(&r, status, &ops, &s);
+    runner_free(&r);
+    assert_int_equal(s.nout, 2);
+    assert_string_equal(s.out[0], "{\"a\":1}");
+    assert_string_equal(s.out[1], "{\"partial\":");
+    assert_int_equal(s.nerr, 2);
+    assert_string_equal(s.err[0], "line1");
+    assert_string_equal(s.err[1], "ERROR: no newline at end");
+    seen_free(&s);
+}
+
 int
 main(void)
 {
@@ -523,6 +553,7 @@ main(void)
 	cmocka_unit_test(test_shared_overlong),
 	cmocka_unit_test(test_shared_big_partial),
 	cmocka_unit_test(test_stdout_rest),
+	cmocka_unit_test(test_exit_last_lines),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
