@@ -20,6 +20,7 @@
  * Debug options: appl0 - script lifecycle, appl1 - bpftrace output lines.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,6 +264,28 @@ bpftrace_label(int ident, int type, pmLabelSet **lpp, pmdaExt *pmda)
 
 /* ---- the poll loop ---- */
 
+/*
+ * What the process inherits across exec and could break the agent's
+ * children: an ignored SIGCHLD (the kernel would then reap them itself,
+ * and the agent would never see one exit), and closed descriptors 0 to 2
+ * (a pipe made for a child could take one of those numbers, and its dup2
+ * onto the child's stdin or stdout would go wrong).
+ */
+static void
+bpftrace_sane_process(void)
+{
+    struct sigaction	sa;
+    int			fd;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    for (fd = 0; fd <= 2; fd++)
+	if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0)
+	    break;
+}
+
 static int
 bpftrace_signalfd(void)
 {
@@ -492,6 +515,7 @@ main(int argc, char **argv)
     pmdaInterface	dispatch;
     int			c, sts;
 
+    bpftrace_sane_process();
     pmSetProgname(argv[0]);
     pmdaDaemon(&dispatch, PMDA_INTERFACE_7, (char *)pmGetProgname(), BPFTRACE,
 		"bpftrace.log", NULL);

@@ -184,3 +184,25 @@ if command -v gdb >/dev/null; then
 else
     skip "a debugger's call into the agent: gdb is not installed (test/deps-debian installs it)"
 fi
+
+# ---- 6: started with SIGCHLD ignored, which exec hands on (a wrapper or
+# an init system may leave it so): the kernel would reap the children
+# unseen, scripts that exit would stay "started" and never restart, and
+# a later stop would signal a process group that may no longer be theirs.
+# The agent sets SIGCHLD back to its default first thing.
+stop_pmcd
+cat > "$T/ignore-sigchld" <<'PL'
+#!/usr/bin/perl
+$SIG{CHLD} = 'IGNORE';
+exec @ARGV or die "exec: $!";
+PL
+chmod 755 "$T/ignore-sigchld"
+: > "$T/bpftrace.log"
+drop quick <<'BT'
+BEGIN { @x = 1; exit(); }
+BT
+AGENT_PREFIX="$T/ignore-sigchld" start_pmcd "$(conf '')" || exit 1
+check "SIGCHLD ignored by its parent: the agent runs" wait_until 20 started victim
+check "...sees an exiting script end and restarts it" \
+    wait_until 15 grep -q "name=quick,.*restarting in" "$T/bpftrace.log"
+check_eq "...whose last exit it reports" "exit code 0" "$(value bpftrace.scripts.quick.last_exit)"
