@@ -385,6 +385,22 @@ watch_dir_state(watch_t *w, int i, int state, const char *why)
     w->dir_state[i] = state;
 }
 
+/*
+ * A failure that says nothing about the file or folder, only about this
+ * moment (the agent is out of descriptors or memory, a read failed): what
+ * was accepted before is kept as it was, and the next scan tries again.
+ * Taking such a failure for a removal would stop every drop-in script of
+ * an agent out of descriptors, and start them all again 5 s later.
+ */
+#define WATCH_TRANSIENT	(-3)
+
+static int
+watch_transient(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOBUFS ||
+	   err == EAGAIN || err == EINTR || err == EIO;
+}
+
 /* 0 and dir's realpath in real when its scripts may be read */
 static int
 watch_dir_ok(watch_t *w, int i, char *real)
@@ -395,6 +411,8 @@ watch_dir_ok(watch_t *w, int i, char *real)
 
     real[0] = '\0';
     if (stat(dir, &st) < 0) {
+	if (watch_transient(errno))
+	    return WATCH_TRANSIENT;
 	if (errno == ENOENT) {
 	    /* normal: a package may ship or create either folder later */
 	    watch_dir_state(w, i, WATCH_DIR_MISSING, NULL);
@@ -414,6 +432,8 @@ watch_dir_ok(watch_t *w, int i, char *real)
     }
     if (realpath(dir, real) == NULL) {
 	real[0] = '\0';
+	if (watch_transient(errno))
+	    return WATCH_TRANSIENT;
 	snprintf(why, sizeof(why), "%s", strerror(errno));
 	watch_dir_state(w, i, WATCH_DIR_UNREADABLE, why);
 	return -1;
@@ -439,7 +459,8 @@ watch_compare(const struct dirent **a, const struct dirent **b)
 
 /*
  * Open path for reading if it is a regular file, or a symlink to one in
- * the same folder (realdir).  Returns the fd, or -1 after logging a refusal.
+ * the same folder (realdir).  Returns the fd, -1 after logging a refusal,
+ * or WATCH_TRANSIENT (errno says why).
  */
 static int
 watch_open(watch_t *w, const char *path, const char *realdir)
@@ -449,11 +470,15 @@ watch_open(watch_t *w, const char *path, const char *realdir)
     int		fd, nofollow = O_NOFOLLOW;
 
     if (lstat(path, &st) < 0) {
+	if (watch_transient(errno))
+	    return WATCH_TRANSIENT;
 	watch_refuse(w, path, "Skipping autostart script %s: %s", path, strerror(errno));
 	return -1;
     }
     if (S_ISLNK(st.st_mode)) {
 	if (realpath(path, real) == NULL) {
+	    if (watch_transient(errno))
+		return WATCH_TRANSIENT;
 	    watch_refuse(w, path, "Skipping autostart script %s: cannot "
 			 "resolve symlink: %s", path, strerror(errno));
 	    return -1;
@@ -476,6 +501,8 @@ watch_open(watch_t *w, const char *path, const char *realdir)
     }
     /* a plain file swapped for a symlink since lstat() fails with ELOOP */
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | nofollow);
+    if (fd < 0 && watch_transient(errno))
+	return WATCH_TRANSIENT;
     if (fd < 0)
 	watch_refuse(w, path, "Skipping autostart script %s: %s", path, strerror(errno));
     return fd;
@@ -483,7 +510,8 @@ watch_open(watch_t *w, const char *path, const char *realdir)
 
 /*
  * Read an opened script after checking the open file itself, so what is
- * checked is what runs.  0 with e->text set, -1 refused, -2 on ENOMEM.
+ * checked is what runs.  0 with e->text set, -1 refused, -2 on ENOMEM,
+ * WATCH_TRANSIENT (errno says why).
  */
 static int
 watch_read_script(watch_t *w, int fd, const char *path, watch_entry_t *e)
@@ -494,7 +522,12 @@ watch_read_script(watch_t *w, int fd, const char *path, watch_entry_t *e)
     ssize_t	n;
     char	*text, *more;
 
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) < 0) {
+	if (watch_transient(errno))
+	    return WATCH_TRANSIENT;
+	st.st_mode = 0;
+    }
+    if (!S_ISREG(st.st_mode)) {
 	watch_refuse(w, path, "Skipping autostart script %s: not a regular file", path);
 	return -1;
     }
@@ -527,9 +560,15 @@ watch_read_script(watch_t *w, int fd, const char *path, watch_entry_t *e)
 	if (n < 0 && errno == EINTR)
 	    continue;
 	if (n < 0) {
-	    watch_refuse(w, path, "Skipping autostart script %s: %s",
-			 path, strerror(errno));
+	    int err = errno;
+
 	    free(text);
+	    if (watch_transient(err)) {
+		errno = err;
+		return WATCH_TRANSIENT;
+	    }
+	    watch_refuse(w, path, "Skipping autostart script %s: %s",
+			 path, strerror(err));
 	    return -1;
 	}
 	if (n == 0)
@@ -571,6 +610,47 @@ watch_list_free(watch_list_t *l)
     l->n = 0;
 }
 
+static int
+watch_old_find(const watch_t *w, const char *path)
+{
+    int		i;
+
+    for (i = 0; i < w->nfiles; i++)
+	if (strcmp(w->files[i].path, path) == 0)
+	    return i;
+    return -1;
+}
+
+/*
+ * path could not be read just now (err): keep what was accepted from it
+ * last time, as it was, unreported; a file new since is left for the next
+ * scan.  0, or -2 on ENOMEM.
+ */
+static int
+watch_not_now(watch_t *w, watch_entry_t *e, watch_list_t *cur, int err)
+{
+    watch_entry_t	*v;
+    int			old = watch_old_find(w, e->path);
+
+    watch_refuse(w, e->path, "Cannot read autostart script %s just now (%s): "
+		 "kept as it was, read again at the next scan", e->path, strerror(err));
+    if (old < 0) {
+	free(e->path);
+	return 0;
+    }
+    e->text = NULL;
+    e->len = 0;
+    e->digest = w->files[old].digest;
+    if ((e->name = strdup(w->files[old].name)) == NULL ||
+	(v = realloc(cur->v, (cur->n + 1) * sizeof(*v))) == NULL) {
+	watch_entry_free(e);
+	return -2;
+    }
+    cur->v = v;
+    cur->v[cur->n++] = *e;
+    return 0;
+}
+
 /* evaluate one dir/file; 0 accepted or refused, -2 on ENOMEM */
 static int
 watch_consider(watch_t *w, const char *dir, const char *realdir,
@@ -579,7 +659,7 @@ watch_consider(watch_t *w, const char *dir, const char *realdir,
     watch_entry_t	e = { 0 };
     watch_entry_t	*v;
     char		name[WATCH_MAX_NAME + 1];
-    int			fd, i, sts;
+    int			fd, i, sts, err;
 
     if (asprintf(&e.path, "%s/%s", dir, file) < 0)
 	return -2;
@@ -597,10 +677,15 @@ watch_consider(watch_t *w, const char *dir, const char *realdir,
 	    goto refused;
 	}
     }
-    if ((fd = watch_open(w, e.path, realdir)) < 0)
+    if ((fd = watch_open(w, e.path, realdir)) == WATCH_TRANSIENT)
+	return watch_not_now(w, &e, cur, errno);
+    if (fd < 0)
 	goto refused;
     sts = watch_read_script(w, fd, e.path, &e);
+    err = errno;
     close(fd);
+    if (sts == WATCH_TRANSIENT)
+	return watch_not_now(w, &e, cur, err);
     if (sts == -2) {
 	free(e.path);
 	return -2;
@@ -621,15 +706,18 @@ refused:
     return 0;
 }
 
-/* folder i's accepted scripts appended to cur; -2 on ENOMEM */
+/*
+ * folder i's accepted scripts appended to cur; -2 on ENOMEM, and
+ * WATCH_TRANSIENT when the folder could not be read just now
+ */
 static int
 watch_scan_dir(watch_t *w, int i, char reals[][PATH_MAX], watch_list_t *cur)
 {
     struct dirent	**list = NULL;
     int			j, n, sts = 0;
 
-    if (watch_dir_ok(w, i, reals[i]) < 0)
-	return 0;
+    if ((sts = watch_dir_ok(w, i, reals[i])) < 0)
+	return sts == WATCH_TRANSIENT ? sts : 0;
     /* the same folder named twice would collide with itself */
     for (j = 0; j < i; j++)
 	if (reals[j][0] && strcmp(reals[j], reals[i]) == 0)
@@ -637,6 +725,8 @@ watch_scan_dir(watch_t *w, int i, char reals[][PATH_MAX], watch_list_t *cur)
     if ((n = scandir(w->dirs[i], &list, watch_filter, watch_compare)) < 0) {
 	if (errno == ENOMEM)
 	    return -2;
+	if (watch_transient(errno))
+	    return WATCH_TRANSIENT;
 	watch_dir_state(w, i, WATCH_DIR_UNREADABLE, strerror(errno));
 	return 0;
     }
@@ -656,17 +746,6 @@ watch_list_find(const watch_list_t *l, const char *path)
 
     for (i = 0; i < l->n; i++)
 	if (strcmp(l->v[i].path, path) == 0)
-	    return i;
-    return -1;
-}
-
-static int
-watch_old_find(const watch_t *w, const char *path)
-{
-    int		i;
-
-    for (i = 0; i < w->nfiles; i++)
-	if (strcmp(w->files[i].path, path) == 0)
 	    return i;
     return -1;
 }
@@ -700,12 +779,19 @@ watch_scan(watch_t *w, watch_cb_t cb, void *arg)
     watch_list_t	cur = { NULL, 0 };
     watch_file_t	*files;
     watch_entry_t	*e;
-    int			i, old;
+    int			i, old, sts;
 
     w->pending = 0;
     for (i = 0; i < w->ndirs; i++) {
 	watch_add(w, i);	/* the folder may exist by now */
-	if (watch_scan_dir(w, i, reals, &cur) < 0)
+	if ((sts = watch_scan_dir(w, i, reals, &cur)) == WATCH_TRANSIENT) {
+	    /* the whole picture as it was; the next scan (5 s) tries again */
+	    pmNotifyErr(LOG_WARNING, "autostart scan: cannot read %s just now (%s): "
+			"its scripts are kept as they were", w->dirs[i], strerror(errno));
+	    watch_list_free(&cur);
+	    return;
+	}
+	if (sts < 0)
 	    goto nomem;
     }
     /* allocated before any callback, so what was reported is what is kept */

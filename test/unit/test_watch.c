@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <cmocka.h>
@@ -698,6 +699,69 @@ test_init_limits(void **state)
     watch_free(&w);
 }
 
+/*
+ * Out of descriptors (EMFILE: the agent's scripts hold them all) a scan
+ * cannot list a folder: nothing is reported removed, a file changed
+ * meanwhile is not reported, a new one waits; once descriptors are free
+ * again the next scan catches up.  (The agent has one thread, and the
+ * listing's descriptor is closed before a file is opened: a file's own
+ * open does not meet EMFILE where the listing did not.)
+ */
+static int
+exhaust_fds(int *fds, int max)
+{
+    int		n = 0, fd;
+
+    while (n < max && (fd = dup(0)) >= 0)
+	fds[n++] = fd;
+    assert_int_equal(errno, EMFILE);
+    return n;
+}
+
+static void
+release_fds(int *fds, int n)
+{
+    while (n > 0)
+	close(fds[--n]);
+}
+
+static void
+test_out_of_descriptors(void **state)
+{
+    fixture_t		*f = *state;
+    struct rlimit	old, low;
+    int			fds[256], n;
+
+    put(f->d1, "a.bt", "i:s:1 { @a = count(); }", 0644);
+    put(f->d2, "b.bt", "i:s:1 { @b = count(); }", 0644);
+    assert_int_equal(scan(f), 2);
+    put(f->d2, "b.bt", "i:s:1 { @b = sum(2); }", 0644);
+    put(f->d1, "c.bt", "i:s:1 { @c = count(); }", 0644);
+
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = 64;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    f->nevents = 0;
+    capture_start();
+    n = exhaust_fds(fds, 256);
+    watch_scan(&f->w, record, f);
+    release_fds(fds, n);
+    capture_end();
+    assert_int_equal(f->nevents, 0);
+    assert_int_equal(f->w.nfiles, 2);
+    assert_non_null(strstr(logbuf, "cannot read"));
+    assert_non_null(strstr(logbuf, "Too many open files"));
+
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+
+    /* descriptors again: the change and the new file, in folder order */
+    assert_int_equal(scan(f), 2);
+    assert_event(f, 0, WATCH_ADDED, at(f->d1, "c.bt"), "c", "i:s:1 { @c = count(); }");
+    assert_event(f, 1, WATCH_CHANGED, at(f->d2, "b.bt"), "b", "i:s:1 { @b = sum(2); }");
+    assert_int_equal(f->w.nfiles, 3);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 /* stands in for the tests that need root (to chown), so they show as skipped */
@@ -728,6 +792,7 @@ main(void)
 	T(test_inotify),
 	T(test_folder_appears),
 	T(test_path_leads_elsewhere),
+	T(test_out_of_descriptors),
 	T(test_same_folder_twice),
     };
 
