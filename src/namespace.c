@@ -246,7 +246,7 @@ ns_load(void)
 {
     FILE	*f;
     char	line[8192], *tok, *save, *eq;
-    int		lineno = 0, cluster, item, type, sem, keyed;
+    int		lineno = 0, cluster, item, type, sem, keyed, n;
     ns_entry_t	*e;
 
     if (ns_mapfile == NULL || (f = fopen(ns_mapfile, "r")) == NULL)
@@ -283,10 +283,13 @@ ns_load(void)
 		continue;
 	    *eq = '\0';
 	    /* ITEM:TYPE:SEM:KEYED, or ITEM alone from an older agent */
-	    if (sscanf(eq + 1, "%d:%d:%d:%d", &item, &type, &sem, &keyed) != 4)
+	    n = sscanf(eq + 1, "%d:%d:%d:%d", &item, &type, &sem, &keyed);
+	    if (n != 4)
 		type = sem = keyed = -1;
-	    if (item >= NS_SCRIPT_FIRST_VAR && item <= NS_SCRIPT_MAX_VAR)
+	    if (n >= 1 && item >= NS_SCRIPT_FIRST_VAR && item <= NS_SCRIPT_MAX_VAR)
 		ns_entry_add_item(e, tok, item, type, sem, keyed);
+	    else
+		pmNotifyErr(LOG_WARNING, "%s:%d: bad item \"%s=%s\" ignored", ns_mapfile, lineno, tok, eq + 1);
 	}
 	e->saved = 1;
 	ns_map[cluster] = e;
