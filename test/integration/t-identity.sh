@@ -163,3 +163,9 @@ check_eq "control metrics keep their PMID" "151.0.0" "$(pmid_of bpftrace.control
 check_eq "info metrics keep their PMID" "151.1.1" "$(pmid_of bpftrace.info.scripts_json)"
 check "other saved names are kept" grep -q '^4095 old4095 ' "$MAP"
 check "no cluster beyond 12 bits" bash -c "! pminfo -h $HOST -m bpftrace.scripts | awk '{print \$3}' | cut -d. -f2 | awk '\$1 > 4095 || \$1 < 100' | grep -q ."
+# a map line of the agent before descriptors were saved (VAR=ITEM alone):
+# the name keeps its item, and the line learns the descriptor
+reg '// name: old4095
+interval:ms:100 { @v = count(); }'
+check_eq "a name from an old map line keeps its PMID" "151.4095.10" "$(pmid_of bpftrace.scripts.old4095.data.v)"
+check "...and its line now says the descriptor" grep -q '^4095 old4095 [0-9]* @v=10:3:1:0$' "$MAP"
