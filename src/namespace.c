@@ -721,16 +721,28 @@ ns_text(int ident, int type, char **buffer, pmdaExt *pmda)
     variable_t			*v;
 
     ns_sync(pmda);
+    /*
+     * Text only for what exists now: a client holding a PMID or an indom
+     * from before (pmlogger, pmproxy) must not be told of a metric gone.
+     */
     if (type & PM_TEXT_INDOM) {
-	if (pmInDom_serial((pmInDom)ident) == NS_INDOM_SCRIPTS)
+	unsigned int	serial = pmInDom_serial((pmInDom)ident);
+
+	if (serial == NS_INDOM_SCRIPTS)
 	    pmsprintf(buf, sizeof(buf), "%s", (type & PM_TEXT_ONELINE) ?
 		"bpftrace scripts" : "One instance per registered or drop-in bpftrace script.");
-	else
+	else if ((v = ns_variable(pmID_build(ns_domain, serial / 1000, serial % 1000))) != NULL &&
+		 v->indom == (pmInDom)ident)
 	    pmsprintf(buf, sizeof(buf), "%s", (type & PM_TEXT_ONELINE) ?
 		"keys of a bpftrace map" : "One instance per key (or histogram bucket) of a bpftrace map.");
+	else
+	    return PM_ERR_TEXT;
 	*buffer = buf;
 	return 0;
     }
+    if (pmID_cluster((pmID)ident) >= NS_CLUSTER_FIRST_SCRIPT &&
+	ns_script(pmID_cluster((pmID)ident)) == NULL)
+	return PM_ERR_TEXT;
     if (pmID_cluster((pmID)ident) >= NS_CLUSTER_FIRST_SCRIPT &&
 	(v = ns_variable((pmID)ident)) != NULL) {
 	if (type & PM_TEXT_ONELINE)
