@@ -245,13 +245,16 @@ static void
 ns_load(void)
 {
     FILE	*f;
-    char	line[8192], *tok, *save, *eq;
+    char	*tok, *save, *eq;
     int		lineno = 0, cluster, item, type, sem, keyed, n;
     ns_entry_t	*e;
+    char	*line = NULL;
+    size_t	size = 0;
 
     if (ns_mapfile == NULL || (f = fopen(ns_mapfile, "r")) == NULL)
 	return;
-    while (fgets(line, sizeof(line), f)) {
+    /* getline: a script with hundreds of variables makes a long line */
+    while (getline(&line, &size, f) > 0) {
 	lineno++;
 	if (line[0] == '#' || line[0] == '\n')
 	    continue;
@@ -294,6 +297,7 @@ ns_load(void)
 	e->saved = 1;
 	ns_map[cluster] = e;
     }
+    free(line);
     fclose(f);
 }
 

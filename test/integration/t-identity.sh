@@ -169,3 +169,34 @@ reg '// name: old4095
 interval:ms:100 { @v = count(); }'
 check_eq "a name from an old map line keeps its PMID" "151.4095.10" "$(pmid_of bpftrace.scripts.old4095.data.v)"
 check "...and its line now says the descriptor" grep -q '^4095 old4095 [0-9]* @v=10:3:1:0$' "$MAP"
+
+# ---- a script whose saved line is longer than 8 KiB (112 variables with
+# 64-character names, the longest allowed; four probes, as the kernel
+# allows a BPF program 64 maps): read back whole after a restart, every
+# variable keeps its PMID (a line cut at a fixed buffer gave two variables
+# one item, or took its tail for another cluster's line)
+long=$(printf 'v%.0s' $(seq 1 59))
+wide="// name: wide"
+for g in 0 1 2 3; do
+    b=
+    for j in $(seq 1 28); do b="$b@${long}_$(printf %03d $((g * 28 + j))) = 1; "; done
+    wide="$wide
+interval:s:$((100 + g)) { $b}"
+done
+W=bpftrace.scripts.wide.data.$long
+reg "$wide"
+check "wide: its 112th variable has a PMID" wait_until 20 pmi ${W}_112
+w1=$(pmid_of ${W}_001)
+w56=$(pmid_of ${W}_056)
+w112=$(pmid_of ${W}_112)
+count_pmids() { pminfo -h "$HOST" -m bpftrace.scripts.wide.data | awk '{print $3}' | sort -u | wc -l; }
+check_eq "...112 PMIDs, all different" 112 "$(count_pmids)"
+check "the map line of wide is longer than 8 KiB" awk '$2 == "wide" && length($0) > 8192 { f = 1 } END { exit !f }' "$MAP"
+restart
+reg "$wide"
+check "wide after a restart" wait_until 20 pmi ${W}_112
+check_eq "...its first variable keeps its PMID" "$w1" "$(pmid_of ${W}_001)"
+check_eq "...its 56th" "$w56" "$(pmid_of ${W}_056)"
+check_eq "...its 112th" "$w112" "$(pmid_of ${W}_112)"
+check_eq "...still 112 PMIDs, all different" 112 "$(count_pmids)"
+check "no map line was misread" bash -c "! grep -q 'bad cluster\|bad item' $T/bpftrace.log"
