@@ -207,8 +207,8 @@ fetch_fill(const variable_t *v, pmID pmid, char *p, const pmProfile *prof)
 
 /*
  * pmdaFetch() tells pmcd of a names or labels change in the answer's
- * timestamp, which it co-opts as flags (the first byte, read by
- * libpcp_pmda as tv_sec; __pmdaEncodeStatus), and clears the agent's
+ * timestamp, which it co-opts as flags (in tv_sec, which libpcp_pmda
+ * passes on to pmcd; __pmdaEncodeStatus), and clears the agent's
  * flags once the answer is made.  pmcd hands them to every client's next
  * fetch: pmlogger then walks its dynamic subtrees again.  An answer with
  * keyed values carries them too, or a client whose fetches all hold a map
@@ -217,7 +217,7 @@ fetch_fill(const variable_t *v, pmID pmid, char *p, const pmProfile *prof)
 static void
 fetch_status(pmResult *res, const pmResult *slow, pmdaExt *pmda)
 {
-    uint64_t	flags = 0;
+    unsigned int	flags = 0;
 
     if (slow != NULL) {
 	/* pmdaFetch has encoded and cleared them */
@@ -228,8 +228,9 @@ fetch_status(pmResult *res, const pmResult *slow, pmdaExt *pmda)
 	flags |= PMCD_LABEL_CHANGE;
     if (pmda->e_flags & PMDA_EXT_NAMES_CHANGE)
 	flags |= PMCD_NAMES_CHANGE;
-    memset(&res->timestamp, 0, sizeof(res->timestamp));
-    memcpy(&res->timestamp, &flags, sizeof(flags));
+    /* libpcp_pmda hands pmcd tv_sec (mainloop.c): the flags go there whole */
+    res->timestamp.tv_sec = (time_t)flags;
+    res->timestamp.tv_usec = 0;
     pmda->e_flags &= ~(PMDA_EXT_LABEL_CHANGE | PMDA_EXT_NAMES_CHANGE);
 }
 
