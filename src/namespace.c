@@ -81,8 +81,9 @@ static const ns_catalogue_t ns_global[] = {
 /* bpftrace.info.tracepoints */
     { "info.tracepoints", NS_CLUSTER_INFO, NS_INFO_TRACEPOINTS, PM_TYPE_STRING, PM_SEM_INSTANT, &ns_none,
       "list all available tracepoints",
-      "Comma separated list of the probes bpftrace -l reports, gathered in the\n"
-      "background after the agent starts (empty until then)." },
+      "Comma separated list of the probes bpftrace -l reports when the agent\n"
+      "starts.  The agent tells pmcd it is ready once the list is in, or after\n"
+      "10 s if bpftrace -l takes longer (the list is empty until it is in)." },
 };
 
 /* the state metrics of every script, bpftrace.scripts.NAME.* */

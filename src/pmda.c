@@ -43,6 +43,7 @@
 
 #define BPFTRACE_RESCAN_SECS	5	/* folder rescan without inotify, and to find new folders */
 #define BPFTRACE_POLL_MAX_ERRORS	10	/* poll failures in a row that end the agent */
+#define BPFTRACE_READY_WAIT_SECS	10	/* READY waits this long at most for bpftrace -l */
 #define BPFTRACE_MAX_DIRS	WATCH_MAX_DIRS
 
 static config_t		bpftrace_config;
@@ -53,6 +54,7 @@ static char		bpftrace_conffile[MAXPATHLEN];
 static char		bpftrace_mapfile[MAXPATHLEN];
 static int		bpftrace_send_ready = 1;
 static int		bpftrace_names_changed;
+static double		bpftrace_ready_due;	/* READY is owed by then; 0 when sent */
 
 static pmLongOptions	longopts[] = {
     PMDA_OPTIONS_HEADER("Options"),
@@ -337,6 +339,36 @@ bpftrace_signals(int sfd)
     return quit;
 }
 
+/*
+ * READY once bpftrace -l has listed the probes, as the Python agent lists
+ * them before it connects: a client that asks at once (grafana-pcp's
+ * editor fetches bpftrace.info.tracepoints once and keeps it) must not
+ * get an empty list.  pmcd serves every other agent meanwhile, and tells
+ * our clients we are not ready; a lister that hangs holds READY back for
+ * BPFTRACE_READY_WAIT_SECS at most.
+ */
+static void
+bpftrace_ready(pmdaInterface *dp, double now, int *timeout)
+{
+    int		ms;
+
+    if (bpftrace_ready_due == 0)
+	return;
+    if (tracepoints_pending() && now < bpftrace_ready_due) {
+	ms = (int)((bpftrace_ready_due - now) * 1000) + 1;
+	if (*timeout < 0 || ms < *timeout)
+	    *timeout = ms;
+	return;
+    }
+    bpftrace_ready_due = 0;
+    pmdaSendError(dp, PM_ERR_PMDAREADY);
+    if (tracepoints_pending())
+	pmNotifyErr(LOG_INFO, "Ready to process requests (bpftrace -l still listing probes after %d s).",
+		    BPFTRACE_READY_WAIT_SECS);
+    else
+	pmNotifyErr(LOG_INFO, "Ready to process requests.");
+}
+
 static void
 bpftrace_loop(pmdaInterface *dp)
 {
@@ -356,6 +388,7 @@ bpftrace_loop(pmdaInterface *dp)
 
 	now = script_now();
 	timeout = script_housekeeping(now);
+	bpftrace_ready(dp, now, &timeout);
 	if (bpftrace_watch.pending || now >= next_scan) {
 	    /* clears pending, or sets it again to retry after out-of-memory */
 	    watch_scan(&bpftrace_watch, control_dropin, NULL);
@@ -564,10 +597,8 @@ main(int argc, char **argv)
     if ((sts = tracepoints_start(bpftrace_config.bpftrace_path)) < 0)
 	pmNotifyErr(LOG_WARNING, "cannot list probes with %s: %s",
 			bpftrace_config.bpftrace_path, pmErrStr(sts));
-    if (bpftrace_send_ready) {
-	pmdaSendError(&dispatch, PM_ERR_PMDAREADY);
-	pmNotifyErr(LOG_INFO, "Ready to process requests.");
-    }
+    if (bpftrace_send_ready)
+	bpftrace_ready_due = script_now() + BPFTRACE_READY_WAIT_SECS;	/* bpftrace_ready() */
 
     bpftrace_loop(&dispatch);
 

@@ -123,6 +123,12 @@ tracepoints_reaped(pid_t pid, int wstatus)
     return 1;
 }
 
+int
+tracepoints_pending(void)
+{
+    return tp_started && runner_active(&tp_runner);
+}
+
 const char *
 tracepoints_value(void)
 {

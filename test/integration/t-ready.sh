@@ -29,4 +29,44 @@ check "pmcd logged no protocol failure" bash -c "! grep -qi 'protocol failure' '
 check "the agent sent no READY" bash -c "! grep -q 'Ready to process requests' '$T/bpftrace.log'"
 check "nor says it is notready" bash -c "! grep -q \"'notready' state\" '$T/bpftrace.log'"
 
+# ---- with notready (as Install writes it), READY waits for bpftrace -l,
+# as the Python agent lists the probes before it connects: a client that
+# asks at once (grafana-pcp's editor fetches the list once and keeps it)
+# gets the list, not "".  A lister that takes 3 s here.
+stop_pmcd
+ms_now() { date +%s%3N; }
+cat > "$T/slowlist" <<EOF
+#!/bin/sh
+[ "\$1" = -l ] && sleep "\$(cat $T/slowlist.secs)"
+exec bpftrace "\$@"
+EOF
+chmod 755 "$T/slowlist"
+conf="[bpftrace]
+bpftrace_path = $T/slowlist
+[dynamic_scripts]
+enabled = true
+auth_enabled = false"
+echo 3 > "$T/slowlist.secs"
+: > "$T/bpftrace.log"
+t0=$(ms_now)
+start_pmcd "$conf" || exit 1
+ms=$(($(ms_now) - t0))
+check_match "once pmcd has the agent ready, the probe list is there at the first fetch" \
+    "tracepoint:syscalls:sys_enter_read" "$(value bpftrace.info.tracepoints)"
+check "...READY came after the 3 s listing (${ms} ms)" test "$ms" -ge 3000
+check "...and was logged" grep -q "Ready to process requests.$" "$T/bpftrace.log"
+
+# a lister that hangs holds READY back for 10 s, no longer
+stop_pmcd
+echo 60 > "$T/slowlist.secs"
+: > "$T/bpftrace.log"
+t0=$(ms_now)
+start_pmcd "$conf" || exit 1
+ms=$(($(ms_now) - t0))
+check "a hung lister: READY after 10 s all the same (${ms} ms)" test "$ms" -ge 9500 -a "$ms" -lt 15000
+check "...logged as such" grep -q "Ready to process requests (bpftrace -l still listing probes after 10 s)" "$T/bpftrace.log"
+check_eq "...the list is empty meanwhile" "" "$(value bpftrace.info.tracepoints)"
+stop_pmcd
+pkill -f "$T/slowlist" 2>/dev/null
+
 finish
