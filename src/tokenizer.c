@@ -225,31 +225,14 @@ tok_is_blank(int c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
 }
 
+/* a letter or '_' first (then not alone), as upstream's ^[a-zA-Z_]\w+$ */
 int
 tok_valid_name(const char *s)
 {
-    if (s == NULL || !tok_is_alpha((unsigned char)*s))
+    if (s == NULL || !(tok_is_alpha((unsigned char)*s) || (*s == '_' && s[1] != '\0')))
 	return 0;
     for (s++; *s; s++)
 	if (!tok_is_identc((unsigned char)*s))
-	    return 0;
-    return 1;
-}
-
-/* "@" or "@ident" (what a map variable may be called), length len */
-static int
-tok_valid_varname(const char *s, size_t len)
-{
-    size_t	i;
-
-    if (len == 0 || s[0] != '@')
-	return 0;
-    if (len == 1)
-	return 1;
-    if (!tok_is_alpha((unsigned char)s[1]) && s[1] != '_')
-	return 0;
-    for (i = 2; i < len; i++)
-	if (!tok_is_identc((unsigned char)s[i]))
 	    return 0;
     return 1;
 }
@@ -313,8 +296,13 @@ tok_strip_dup(const char *s, size_t len)
 static int
 tok_meta_name(tok_state_t *st, char *value)
 {
-    if (value[0] == '\0' || strlen(value) > TOK_MAX_NAME_META ||
-	!tok_valid_name(value)) {
+    if (strlen(value) > TOK_MAX_NAME_META) {
+	tok_error(st, PM_ERR_CONV, "invalid value '%.*s' for name: longer "
+		"than %d characters", TOK_ERR_SHOW, value, TOK_MAX_NAME_META);
+	free(value);
+	return PM_ERR_CONV;
+    }
+    if (value[0] == '\0' || !tok_valid_name(value)) {
 	tok_error(st, PM_ERR_CONV, "invalid value '%.*s' for name: must "
 		"contain only alphanumeric characters and start with a letter",
 		TOK_ERR_SHOW, value);
@@ -386,12 +374,10 @@ tok_meta_include(tok_state_t *st, const char *value)
 	    n--;
 	    continue;
 	}
-	if (!tok_valid_varname(items[i], strlen(items[i]))) {
-	    tok_free_include(items, i + 1);
-	    return tok_error(st, PM_ERR_CONV, "invalid value '%.*s' for "
-			"include: must be a comma-separated list of "
-			"variables (@name)", TOK_ERR_SHOW, value);
-	}
+	/*
+	 * An item that names no variable ("output", "@a b") is kept: like
+	 * upstream's, it matches nothing, and the others still count.
+	 */
 	i++;
     }
 
