@@ -296,6 +296,37 @@ read_pdu(int fd, char *buf, size_t len)
     }
 }
 
+/* res's PDU length, and two buffers that hold it */
+static int
+wires(const pmResult *res, char **wire1, char **wire2)
+{
+    char	*ours;
+    int		len = pdu_encode(res, 0, &ours);
+
+    assert_true(len > 0);
+    *wire1 = malloc(len);
+    *wire2 = malloc(len);
+    assert_non_null(*wire1);
+    assert_non_null(*wire2);
+    return len;
+}
+
+/* b: one 64-bit map of three values, base, base + 1, base + 2 */
+static pmValueSet *
+map3(build_t *b, uint64_t base)
+{
+    pmValueSet	*vs;
+    int		j;
+
+    build_init(b);
+    vs = build_set(b, pmID_build(151, 1, 10), 3, PM_VAL_DPTR);
+    for (j = 0; j < 3; j++) {
+	vs->vlist[j].inst = j;
+	vs->vlist[j].value.pval = block_u64(PM_TYPE_U64, base + j);
+    }
+    return vs;
+}
+
 /*
  * Through __pmSendResult, as libpcp_pmda calls it: an offered answer is
  * sent by pdu.c, in network order with "from" set; without an offer, or
@@ -309,30 +340,20 @@ test_send_paths(void **state)
     build_t		b, d;
     pmValueSet		*vs;
     mirror_result_t	*m;
-    int			fds[2], len, j;
+    int			fds[2], len;
     unsigned long	sent;
-    char		*ours, *wire1, *wire2;
+    char		*wire1, *wire2;
 
     if (!pcp_version_read())
 	skip();
     assert_int_equal(pipe(fds), 0);
-    build_init(&b);
-    vs = build_set(&b, pmID_build(151, 1, 10), 3, PM_VAL_DPTR);
-    for (j = 0; j < 3; j++) {
-	vs->vlist[j].inst = j;
-	vs->vlist[j].value.pval = block_u64(PM_TYPE_U64, 1000 + j);
-    }
+    vs = map3(&b, 1000);
     /* libpcp_pmda passes its own __pmResult; pdu.c sends the offered one */
     m = calloc(1, sizeof(*m) + 4 * sizeof(pmValueSet *));
     assert_non_null(m);
     m->numpmid = 1;
     m->vset[0] = vs;
-    len = pdu_encode(b.res, 0, &ours);
-    assert_true(len > 0);
-    wire1 = malloc(len);
-    wire2 = malloc(len);
-    assert_non_null(wire1);
-    assert_non_null(wire2);
+    len = wires(b.res, &wire1, &wire2);
 
     pdu_enable(1);
     sent = pdu_sent();
@@ -410,91 +431,69 @@ test_send_paths(void **state)
  * header back in host order after each write.  A new tag, no tag, another
  * "from", or any pdu_encode() in between encodes afresh.
  */
+/* offer res with tag, have libpcp_pmda's call send it as from, read it back */
+static void
+send_read(const int *fds, const pmResult *res, unsigned long tag, int from,
+	char *wire, int len)
+{
+    pdu_offer(res, tag);
+    assert_int_equal(__pmSendResult(fds[1], from, NULL), len);
+    read_pdu(fds[0], wire, len);
+}
+
 static void
 test_send_again(void **state)
 {
     build_t		b, c;
-    pmValueSet		*vs;
-    int			fds[2], len, j;
+    int			fds[2], len;
     unsigned long	sent, again;
     char		*ours, *wire1, *wire2;
 
     if (!pcp_version_read())
 	skip();
     assert_int_equal(pipe(fds), 0);
-    build_init(&b);
-    vs = build_set(&b, pmID_build(151, 1, 10), 3, PM_VAL_DPTR);
-    for (j = 0; j < 3; j++) {
-	vs->vlist[j].inst = j;
-	vs->vlist[j].value.pval = block_u64(PM_TYPE_U64, 1000 + j);
-    }
-    build_init(&c);			/* the same shape, other values */
-    vs = build_set(&c, pmID_build(151, 1, 10), 3, PM_VAL_DPTR);
-    for (j = 0; j < 3; j++) {
-	vs->vlist[j].inst = j;
-	vs->vlist[j].value.pval = block_u64(PM_TYPE_U64, 2000 + j);
-    }
-    len = pdu_encode(b.res, 0, &ours);
-    assert_true(len > 0);
-    wire1 = malloc(len);
-    wire2 = malloc(len);
-    assert_non_null(wire1);
-    assert_non_null(wire2);
+    map3(&b, 1000);
+    map3(&c, 2000);			/* the same shape, other values */
+    len = wires(b.res, &wire1, &wire2);
     pdu_enable(1);
     sent = pdu_sent();
     again = pdu_sent_again();
 
-    pdu_offer(b.res, 7);
-    assert_int_equal(__pmSendResult(fds[1], 0x1234, NULL), len);
-    read_pdu(fds[0], wire1, len);
+    send_read(fds, b.res, 7, 0x1234, wire1, len);
     assert_int_equal(pdu_sent(), sent + 1);
     assert_int_equal(pdu_sent_again(), again);
 
     /* tag 7 again, with other values offered: the kept PDU, unchanged */
-    pdu_offer(c.res, 7);
-    assert_int_equal(__pmSendResult(fds[1], 0x1234, NULL), len);
-    read_pdu(fds[0], wire2, len);
+    send_read(fds, c.res, 7, 0x1234, wire2, len);
     assert_memory_equal(wire1, wire2, len);
     assert_int_equal(pdu_sent(), sent + 1);
     assert_int_equal(pdu_sent_again(), again + 1);
     /* ... and again: __pmXmitPDU put the header back in host order */
-    pdu_offer(c.res, 7);
-    assert_int_equal(__pmSendResult(fds[1], 0x1234, NULL), len);
-    read_pdu(fds[0], wire2, len);
+    send_read(fds, c.res, 7, 0x1234, wire2, len);
     assert_memory_equal(wire1, wire2, len);
     assert_int_equal(pdu_sent_again(), again + 2);
 
     /* another "from": encoded afresh */
-    pdu_offer(c.res, 7);
-    assert_int_equal(__pmSendResult(fds[1], 0x99, NULL), len);
-    read_pdu(fds[0], wire2, len);
+    send_read(fds, c.res, 7, 0x99, wire2, len);
     assert_int_equal(ntohl(((uint32_t *)wire2)[2]), 0x99);
     assert_memory_not_equal(wire1 + 12, wire2 + 12, len - 12);
     assert_int_equal(pdu_sent(), sent + 2);
 
     /* a new tag: encoded afresh, c's values */
-    pdu_offer(c.res, 8);
-    assert_int_equal(__pmSendResult(fds[1], 0x1234, NULL), len);
-    read_pdu(fds[0], wire2, len);
+    send_read(fds, c.res, 8, 0x1234, wire2, len);
     assert_memory_not_equal(wire1, wire2, len);
     assert_int_equal(pdu_sent(), sent + 3);
 
     /* untagged: encoded, and nothing kept for the tag before it */
-    pdu_offer(b.res, 0);
-    assert_int_equal(__pmSendResult(fds[1], 0x1234, NULL), len);
-    read_pdu(fds[0], wire2, len);
+    send_read(fds, b.res, 0, 0x1234, wire2, len);
     assert_memory_equal(wire1, wire2, len);
-    pdu_offer(c.res, 8);
-    assert_int_equal(__pmSendResult(fds[1], 0x1234, NULL), len);
-    read_pdu(fds[0], wire2, len);
+    send_read(fds, c.res, 8, 0x1234, wire2, len);
     assert_memory_not_equal(wire1, wire2, len);
     assert_int_equal(pdu_sent(), sent + 5);
 
     /* pdu_encode() rewrites the buffer: tag 8 is encoded again */
     assert_int_equal(pdu_encode(b.res, 0, &ours), len);
-    pdu_offer(c.res, 8);
-    assert_int_equal(__pmSendResult(fds[1], 0x1234, NULL), len);
-    read_pdu(fds[0], wire2, len);
+    send_read(fds, c.res, 8, 0x1234, wire2, len);
     assert_memory_not_equal(wire1, wire2, len);
     assert_int_equal(pdu_sent(), sent + 6);
     assert_int_equal(pdu_sent_again(), again + 2);
