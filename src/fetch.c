@@ -22,13 +22,13 @@
  * An answer of keyed values alone is kept, PDU and all, and sent again
  * as it is to the next fetch of the same metrics while nothing it holds
  * can have changed: no variable (var_changes), no instance profile from
- * pmcd, no names change to flag.  bpftrace prints once an interval, so
- * the clients that fetch a script's maps in between (pmlogger, pmie, and
- * each of grafana's panels through pmproxy) all get that one answer.
+ * pmcd that selects other instances, no names change to flag.  bpftrace
+ * prints once an interval, so repeated fetches of the same maps in
+ * between, by one client or by several in turn (pmlogger, pmie, a
+ * dashboard through pmproxy), get that one answer.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "fetch.h"
