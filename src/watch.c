@@ -610,6 +610,22 @@ watch_list_free(watch_list_t *l)
     l->n = 0;
 }
 
+/* e, named name, appended to cur, which then owns it; -2 on ENOMEM (e freed) */
+static int
+watch_list_add(watch_list_t *cur, watch_entry_t *e, const char *name)
+{
+    watch_entry_t	*v;
+
+    if ((e->name = strdup(name)) == NULL ||
+	(v = realloc(cur->v, (cur->n + 1) * sizeof(*v))) == NULL) {
+	watch_entry_free(e);
+	return -2;
+    }
+    cur->v = v;
+    cur->v[cur->n++] = *e;
+    return 0;
+}
+
 static int
 watch_old_find(const watch_t *w, const char *path)
 {
@@ -629,7 +645,6 @@ watch_old_find(const watch_t *w, const char *path)
 static int
 watch_not_now(watch_t *w, watch_entry_t *e, watch_list_t *cur, int err)
 {
-    watch_entry_t	*v;
     int			old = watch_old_find(w, e->path);
 
     watch_refuse(w, e->path, "Cannot read autostart script %s just now (%s): "
@@ -641,14 +656,7 @@ watch_not_now(watch_t *w, watch_entry_t *e, watch_list_t *cur, int err)
     e->text = NULL;
     e->len = 0;
     e->digest = w->files[old].digest;
-    if ((e->name = strdup(w->files[old].name)) == NULL ||
-	(v = realloc(cur->v, (cur->n + 1) * sizeof(*v))) == NULL) {
-	watch_entry_free(e);
-	return -2;
-    }
-    cur->v = v;
-    cur->v[cur->n++] = *e;
-    return 0;
+    return watch_list_add(cur, e, w->files[old].name);
 }
 
 /* evaluate one dir/file; 0 accepted or refused, -2 on ENOMEM */
@@ -657,7 +665,6 @@ watch_consider(watch_t *w, const char *dir, const char *realdir,
 		const char *file, watch_list_t *cur)
 {
     watch_entry_t	e = { 0 };
-    watch_entry_t	*v;
     char		name[WATCH_MAX_NAME + 1];
     int			fd, i, sts, err;
 
@@ -692,14 +699,7 @@ watch_consider(watch_t *w, const char *dir, const char *realdir,
     }
     if (sts < 0)
 	goto refused;
-    if ((e.name = strdup(name)) == NULL ||
-	(v = realloc(cur->v, (cur->n + 1) * sizeof(*v))) == NULL) {
-	watch_entry_free(&e);
-	return -2;
-    }
-    cur->v = v;
-    cur->v[cur->n++] = e;
-    return 0;
+    return watch_list_add(cur, &e, name);
 
 refused:
     free(e.path);
