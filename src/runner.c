@@ -79,7 +79,8 @@ runner_child(int in, int out, int err, char *const argv[], pid_t parent)
 int
 runner_start(runner_t *r, char *const argv[], const char *text, size_t len)
 {
-    int		in[2], out[2], err[2];
+    int		fds[6] = { -1, -1, -1, -1, -1, -1 };
+    int		*in = fds, *out = fds + 2, *err = fds + 4, i, sts;
     sigset_t	all, old;
     pid_t	parent = getpid(), pid;
     char	*input = NULL;
@@ -92,21 +93,10 @@ runner_start(runner_t *r, char *const argv[], const char *text, size_t len)
 	    return -ENOMEM;
 	memcpy(input, text, len);
     }
-    if (pipe2(in, O_CLOEXEC) < 0) {
-	free(input);
-	return -oserror();
-    }
-    if (pipe2(out, O_CLOEXEC) < 0) {
-	int sts = -oserror();
-	close(in[0]); close(in[1]);
-	free(input);
-	return sts;
-    }
-    if (pipe2(err, O_CLOEXEC) < 0) {
-	int sts = -oserror();
-	close(in[0]); close(in[1]); close(out[0]); close(out[1]);
-	free(input);
-	return sts;
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	pipe2(err, O_CLOEXEC) < 0) {
+	sts = -oserror();
+	goto fail;
     }
     /* the agent blocks signals it reads from a signalfd; the child must not */
     sigfillset(&all);
@@ -118,14 +108,13 @@ runner_start(runner_t *r, char *const argv[], const char *text, size_t len)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	runner_child(in[0], out[1], err[1], argv, parent);
     }
+    sts = pid < 0 ? -oserror() : 0;
     sigprocmask(SIG_SETMASK, &old, NULL);
-    close(in[0]); close(out[1]); close(err[1]);
-    if (pid < 0) {
-	int sts = -oserror();
-	close(in[1]); close(out[0]); close(err[0]);
-	free(input);
-	return sts;
-    }
+    runner_close(&in[0]);		/* the child's ends */
+    runner_close(&out[1]);
+    runner_close(&err[1]);
+    if (pid < 0)
+	goto fail;
     /* also from this side: no race with the child's own setpgid */
     setpgid(pid, pid);
     r->pid = pid;
@@ -156,6 +145,12 @@ runner_start(runner_t *r, char *const argv[], const char *text, size_t len)
     r->inoff = 0;
     r->inlen = len;
     return 0;
+
+fail:
+    for (i = 0; i < 6; i++)
+	runner_close(&fds[i]);
+    free(input);
+    return sts;
 }
 
 int
