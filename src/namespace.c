@@ -748,8 +748,7 @@ ns_text(int ident, int type, char **buffer, pmdaExt *pmda)
     if (pmID_cluster((pmID)ident) >= NS_CLUSTER_FIRST_SCRIPT &&
 	ns_script(pmID_cluster((pmID)ident)) == NULL)
 	return PM_ERR_TEXT;
-    if (pmID_cluster((pmID)ident) >= NS_CLUSTER_FIRST_SCRIPT &&
-	(v = ns_variable((pmID)ident)) != NULL) {
+    if ((v = ns_variable((pmID)ident)) != NULL) {
 	if (type & PM_TEXT_ONELINE)
 	    pmsprintf(buf, sizeof(buf), "%s variable of bpftrace script", v->name);
 	else

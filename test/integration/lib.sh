@@ -48,6 +48,9 @@ check_match() {
     if [[ "$3" =~ $2 ]]; then ok "$1"; else not_ok "$1: [$3] does not match /$2/"; fi
 }
 
+# milliseconds of the clock, for durations a test checks
+ms_now() { date +%s%3N; }
+
 # wait_until SECONDS COMMAND...: poll every 0.2 s
 wait_until() {
     local limit=$1 i; shift

@@ -6,7 +6,6 @@
 # SIGTERM, SIGKILL).
 . "$(dirname "$0")/lib.sh"
 
-ms_now() { date +%s%3N; }
 # milliseconds a command takes
 took_ms() { local t0; t0=$(ms_now); "$@" >/dev/null 2>&1; echo $(($(ms_now) - t0)); }
 # every process the agent started, and everything in their process groups

@@ -8,7 +8,6 @@
 
 make -s -C "$TOP" helpers || exit 1
 SAF=$TOP/build/store_and_fetch
-ms_now() { date +%s%3N; }
 num() { pminfo -h "$HOST" -f "$1" 2>/dev/null | sed -n 's/^    value //p' | head -1; }
 # register TEXT: store it into control.register, answer in $T/answer
 register() {

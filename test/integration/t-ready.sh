@@ -34,7 +34,6 @@ check "nor says it is notready" bash -c "! grep -q \"'notready' state\" '$T/bpft
 # asks at once (grafana-pcp's editor fetches the list once and keeps it)
 # gets the list, not "".  A lister that takes 3 s here.
 stop_pmcd
-ms_now() { date +%s%3N; }
 cat > "$T/slowlist" <<EOF
 #!/bin/sh
 [ "\$1" = -l ] && sleep "\$(cat $T/slowlist.secs)"
